@@ -12,6 +12,9 @@ if (!force && existsSync(`${dir}tls.crt`) && existsSync(`${dir}tls.key`)) {
   console.error(`certs: keeping existing ${dir}tls.crt (use --force to regenerate)`);
 } else {
   const ca = await createCA(dir);
-  await issueCertificate(dir, 'tls', ca, { commonName: 'localhost', hosts: ['localhost', '127.0.0.1', '::1'] });
+  await issueCertificate(dir, 'tls', ca, {
+    commonName: 'localhost',
+    hosts: ['localhost', '127.0.0.1', '::1'],
+  });
   console.error(`certs: wrote ${dir}ca.crt, ${dir}tls.crt and ${dir}tls.key`);
 }

@@ -22,10 +22,25 @@ export async function createCA(dir, name = 'ca', commonName = 'pod-identity-webh
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   await openssl([
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '365', '-subj', `/CN=${commonName}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '365',
+    '-subj',
+    `/CN=${commonName}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { cert, key };
 }
@@ -34,7 +49,12 @@ export async function createCA(dir, name = 'ca', commonName = 'pod-identity-webh
  * Issues a certificate signed by `ca`. `hosts` become DNS or IP subject alternative names;
  * `client` makes it a client certificate; `organization` sets O= (Kubernetes groups).
  */
-export async function issueCertificate(dir, name, ca, { commonName, hosts = [], organization, client = false, days = 365 }) {
+export async function issueCertificate(
+  dir,
+  name,
+  ca,
+  { commonName, hosts = [], organization, client = false, days = 365 },
+) {
   await mkdir(dir, { recursive: true });
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
@@ -49,10 +69,36 @@ export async function issueCertificate(dir, name, ca, { commonName, hosts = [], 
   ];
   if (sans.length > 0) lines.push(`subjectAltName=${sans.join(',')}`);
   await writeFile(ext, `${lines.join('\n')}\n`);
-  await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-    '-out', cert, '-days', String(days), '-extfile', ext,
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    subject,
+  ]);
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    cert,
+    '-days',
+    String(days),
+    '-extfile',
+    ext,
   ]);
   await rm(csr);
   await rm(ext);

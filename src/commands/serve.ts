@@ -1,0 +1,132 @@
+// `serve`: the HTTPS webhook, its metrics port, certificate reload and graceful shutdown.
+import type { Server as HttpsServer } from 'node:https';
+import type { LevelWithSilent, Logger } from 'pino';
+import { createLogger } from '../log.js';
+import { ClusterServiceAccountSource, loadKubeConfig } from '../identity/cluster-source.js';
+import { FileServiceAccountSource } from '../identity/file-source.js';
+import type { ServiceAccountSource } from '../identity/source.js';
+import type { MutationOptions } from '../options.js';
+import { buildApp } from '../server/app.js';
+import { createMetrics, serveMetrics } from '../server/metrics.js';
+import { loadKeyPair, TLS_VERSIONS, watchKeyPair } from '../server/tls.js';
+
+export interface ServeFlags {
+  port: number;
+  metricsPort: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsMinVersion: string;
+  kubeconfig?: string;
+  serviceAccounts?: string;
+  serviceAccountLookupGracePeriod: number;
+  logLevel: LevelWithSilent;
+}
+
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+export interface RunningServer {
+  /** Stops being ready, finishes requests in flight and closes everything. */
+  shutdown(): Promise<void>;
+}
+
+export async function serve(
+  flags: ServeFlags,
+  options: MutationOptions,
+  log: Logger = createLogger(flags.logLevel),
+): Promise<RunningServer> {
+  const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
+  let keyPair = await loadKeyPair(flags.tlsCert, flags.tlsKey);
+  const metrics = createMetrics(() => source.size());
+  const { source, synced, stopSource } = await createSource(flags, options, log, metrics);
+  metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
+  let shuttingDown = false;
+
+  const app = buildApp({
+    https: { cert: keyPair.cert, key: keyPair.key, minVersion },
+    source,
+    options,
+    log,
+    metrics,
+    notReadyReasons: () => [
+      ...(shuttingDown ? ['shutting down'] : []),
+      ...(synced() ? [] : ['ServiceAccount cache not synced']),
+    ],
+  });
+  const stopWatching = watchKeyPair(
+    flags.tlsCert,
+    flags.tlsKey,
+    (pair) => {
+      if (pair.cert === keyPair.cert && pair.key === keyPair.key) return;
+      keyPair = pair;
+      (app.server as unknown as HttpsServer).setSecureContext({ cert: pair.cert, key: pair.key, minVersion });
+      metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
+      log.info({ notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
+    },
+    (error) => log.error({ err: error }, 'serving certificate not reloaded; keeping the previous one'),
+  );
+  await app.listen({ port: flags.port, host: '0.0.0.0' });
+  const metricsServer = await serveMetrics(metrics.registry, flags.metricsPort);
+  log.info({ port: flags.port, metricsPort: flags.metricsPort, options }, 'pod-identity-webhook serving');
+
+  return {
+    async shutdown() {
+      shuttingDown = true;
+      stopWatching();
+      await app.close();
+      await Promise.all([new Promise((resolve) => metricsServer.close(resolve)), stopSource()]);
+    },
+  };
+}
+
+async function createSource(
+  flags: ServeFlags,
+  options: MutationOptions,
+  log: Logger,
+  metrics: ReturnType<typeof createMetrics>,
+): Promise<{ source: ServiceAccountSource; synced: () => boolean; stopSource: () => Promise<void> }> {
+  if (flags.serviceAccounts) {
+    const source = await FileServiceAccountSource.fromFile(flags.serviceAccounts);
+    log.info(
+      { file: flags.serviceAccounts, serviceAccounts: source.size() },
+      'ServiceAccounts loaded from file',
+    );
+    return { source, synced: () => true, stopSource: async () => {} };
+  }
+  const source = new ClusterServiceAccountSource({
+    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    annotationPrefix: options.annotationPrefix,
+    gracePeriodMs: flags.serviceAccountLookupGracePeriod,
+    log,
+    onMiss: () => metrics.cacheMisses.inc(),
+    onLiveLookup: (result) => metrics.liveLookups.inc({ result }),
+  });
+  void source.start().then(() => {
+    if (source.synced) log.info({ serviceAccounts: source.size() }, 'ServiceAccount cache synced');
+  });
+  return { source, synced: () => source.synced, stopSource: () => source.stop() };
+}
+
+/** Runs `serve` until SIGTERM or SIGINT, then exits within SHUTDOWN_TIMEOUT_MS. */
+export async function serveUntilSignalled(flags: ServeFlags, options: MutationOptions): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  const server = await serve(flags, options, log);
+  const stop = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'shutting down: no longer ready, finishing requests in flight');
+    setTimeout(() => {
+      log.error(`requests still in flight after ${SHUTDOWN_TIMEOUT_MS}ms; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    server.shutdown().then(
+      () => {
+        log.info('shut down');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

@@ -1,0 +1,155 @@
+// ServiceAccounts from the cluster: a cluster-wide informer whose cache keeps only name, namespace,
+// resourceVersion and the annotations this webhook reads, plus a live GET on a cache miss.
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  ListWatch,
+  Watch,
+  type V1ServiceAccount,
+  type V1ServiceAccountList,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { relevantAnnotations } from './rules.js';
+import { createLookup, type Lookup } from './lookup.js';
+import type { ServiceAccountSource } from './source.js';
+
+export interface ClusterSourceOptions {
+  kubeConfig: KubeConfig;
+  annotationPrefix: string;
+  gracePeriodMs: number;
+  log: Logger;
+  onMiss?(): void;
+  onLiveLookup?(result: 'found' | 'not_found' | 'error' | 'timeout'): void;
+}
+
+const PATH = '/api/v1/serviceaccounts';
+const PAGE_SIZE = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+/** Loads --kubeconfig, else the in-cluster config, else ~/.kube/config (or $KUBECONFIG). */
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (file) kubeConfig.loadFromFile(file);
+  else if (process.env['KUBERNETES_SERVICE_HOST']) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+/** Passes watch events through `trim` before ListWatch stores them. */
+class TrimmingWatch extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly trim: (account: V1ServiceAccount) => V1ServiceAccount,
+  ) {
+    super(kubeConfig);
+  }
+
+  override watch(...[path, params, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    return super.watch(
+      path,
+      params,
+      (phase, object: V1ServiceAccount, watchObject) =>
+        callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? object : this.trim(object), watchObject),
+      done,
+    );
+  }
+}
+
+export class ClusterServiceAccountSource implements ServiceAccountSource {
+  private readonly api: CoreV1Api;
+  private readonly informer: ListWatch<V1ServiceAccount>;
+  private readonly lookup: Lookup;
+  private readonly log: Logger;
+  private backoffMs = 1000;
+  private failures = 0;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** True once the first full list has been loaded into the cache. */
+  synced = false;
+
+  constructor(options: ClusterSourceOptions) {
+    const { kubeConfig, annotationPrefix } = options;
+    this.log = options.log;
+    this.api = kubeConfig.makeApiClient(CoreV1Api);
+    const trim = (account: V1ServiceAccount): V1ServiceAccount => ({
+      metadata: {
+        name: account.metadata?.name,
+        namespace: account.metadata?.namespace,
+        resourceVersion: account.metadata?.resourceVersion,
+        annotations: relevantAnnotations(annotationPrefix, account.metadata?.annotations),
+      },
+    });
+    this.informer = new ListWatch(PATH, new TrimmingWatch(kubeConfig, trim), () => this.listAll(trim), false);
+    this.informer.on('error', (error: unknown) => this.onWatchError(error));
+    this.lookup = createLookup({
+      cached: (namespace, name) => this.informer.get(name, namespace),
+      fetch: (namespace, name) => this.read(namespace, name),
+      gracePeriodMs: options.gracePeriodMs,
+      onMiss: options.onMiss,
+      onLiveLookup: options.onLiveLookup,
+    });
+  }
+
+  /** Lists and starts watching; resolves when the first list is cached or failed (then retried). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const failuresBefore = this.failures;
+    await this.informer.start();
+    if (this.failures === failuresBefore && !this.stopped) {
+      this.synced = true;
+      this.backoffMs = 1000;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+
+  get(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
+    return this.lookup(namespace, name);
+  }
+
+  size(): number {
+    return this.informer.list().length;
+  }
+
+  /** client-node's informer stops on an error and says so only through this event: restart it. */
+  private onWatchError(error: unknown): void {
+    this.failures += 1;
+    if (this.stopped) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.log.warn({ err: error, retryInMs: delay }, 'ServiceAccount watch failed; restarting');
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => void this.start(), delay);
+  }
+
+  private async listAll(
+    trim: (account: V1ServiceAccount) => V1ServiceAccount,
+  ): Promise<V1ServiceAccountList> {
+    const items: V1ServiceAccount[] = [];
+    let page: V1ServiceAccountList | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      page = await this.api.listServiceAccountForAllNamespaces({
+        limit: PAGE_SIZE,
+        _continue: page?.metadata?._continue,
+      });
+      resourceVersion ??= page.metadata?.resourceVersion;
+      items.push(...page.items.map(trim));
+    } while (page.metadata?._continue);
+    return { items, metadata: { resourceVersion } };
+  }
+
+  private async read(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
+    try {
+      return await this.api.readNamespacedServiceAccount({ name, namespace });
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      throw error;
+    }
+  }
+}

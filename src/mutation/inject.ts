@@ -1,0 +1,126 @@
+// The pure mutation: Pod + Identity in, mutated Pod + warnings out. No I/O, no annotations: the
+// identity rules decided everything already. Only appends; never changes or reorders what exists.
+import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { Identity } from '../identity/rules.js';
+
+export const TOKEN_VOLUME_NAME = 'aws-iam-token';
+const TOKEN_FILE = 'token';
+
+export interface MutationResult {
+  pod: V1Pod;
+  warnings: string[];
+}
+
+export function injectIdentity(original: V1Pod, identity: Identity): MutationResult {
+  const pod = structuredClone(original);
+  const warnings: string[] = [];
+  const spec = pod.spec;
+  if (spec === undefined) return { pod, warnings };
+  const tokenFile = tokenFilePath(identity.tokenMountPath, isWindows(pod));
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+    if (identity.skipContainers.has(container.name)) continue;
+    const env = identityEnv(container, identity, tokenFile, warnings);
+    if (env.length > 0) container.env = [...(container.env ?? []), ...env];
+    if (!mountsToken(container, identity.tokenMountPath)) {
+      const mount: V1VolumeMount = {
+        name: TOKEN_VOLUME_NAME,
+        readOnly: true,
+        mountPath: identity.tokenMountPath,
+      };
+      container.volumeMounts = [...(container.volumeMounts ?? []), mount];
+    }
+  }
+  if (needsTokenVolume(pod)) spec.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
+  return { pod, warnings };
+}
+
+/** The variables this container lacks, in the Go webhook's order. */
+function identityEnv(
+  container: V1Container,
+  identity: Identity,
+  tokenFile: string,
+  warnings: string[],
+): V1EnvVar[] {
+  const has = new Set((container.env ?? []).map((variable) => variable.name));
+  const added: V1EnvVar[] = [];
+  if (identity.regionalSts && !has.has('AWS_STS_REGIONAL_ENDPOINTS')) {
+    added.push({ name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' });
+  }
+  if (identity.region !== '' && !has.has('AWS_DEFAULT_REGION') && !has.has('AWS_REGION')) {
+    added.push(
+      { name: 'AWS_DEFAULT_REGION', value: identity.region },
+      { name: 'AWS_REGION', value: identity.region },
+    );
+  }
+  const hasRole = has.has('AWS_ROLE_ARN');
+  const hasFile = has.has('AWS_WEB_IDENTITY_TOKEN_FILE');
+  if (!hasRole && !hasFile) {
+    added.push(
+      { name: 'AWS_ROLE_ARN', value: identity.roleArn },
+      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: tokenFile },
+    );
+  } else if (hasRole !== hasFile) {
+    const present = hasRole ? 'AWS_ROLE_ARN' : 'AWS_WEB_IDENTITY_TOKEN_FILE';
+    warnings.push(
+      `container "${container.name}" already sets ${present} alone; AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE not injected`,
+    );
+  }
+  return added;
+}
+
+function mountsToken(container: V1Container, mountPath: string): boolean {
+  return (container.volumeMounts ?? []).some(
+    (m) => m.name === TOKEN_VOLUME_NAME || m.mountPath === mountPath,
+  );
+}
+
+function needsTokenVolume(pod: V1Pod): boolean {
+  const spec = pod.spec!;
+  if ((spec.volumes ?? []).some((volume) => volume.name === TOKEN_VOLUME_NAME)) return false;
+  return [...(spec.initContainers ?? []), ...spec.containers].some((container) =>
+    (container.volumeMounts ?? []).some((mount) => mount.name === TOKEN_VOLUME_NAME),
+  );
+}
+
+function tokenVolume(identity: Identity): V1Volume {
+  return {
+    name: TOKEN_VOLUME_NAME,
+    projected: {
+      sources: [
+        {
+          serviceAccountToken: {
+            audience: identity.audience,
+            expirationSeconds: identity.expirationSeconds,
+            path: TOKEN_FILE,
+          },
+        },
+      ],
+    },
+  };
+}
+
+function tokenFilePath(mountPath: string, windows: boolean): string {
+  const path = `${mountPath.replace(/\/$/, '')}/${TOKEN_FILE}`;
+  return windows ? `C:${path.replace(/\//g, '\\')}` : path;
+}
+
+/** A Pod that can only schedule on Windows nodes reads its token from a C: path. */
+export function isWindows(pod: V1Pod): boolean {
+  const selector = pod.spec?.nodeSelector ?? {};
+  if (selector['kubernetes.io/os'] === 'windows' || selector['beta.kubernetes.io/os'] === 'windows')
+    return true;
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  return (
+    terms.length > 0 &&
+    terms.every((term) =>
+      (term.matchExpressions ?? []).some(
+        (e) =>
+          e.key === 'kubernetes.io/os' &&
+          e.operator === 'In' &&
+          (e.values ?? []).length > 0 &&
+          (e.values ?? []).every((v) => v === 'windows'),
+      ),
+    )
+  );
+}

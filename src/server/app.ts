@@ -1,0 +1,109 @@
+// The fastify app: /mutate, /healthz, /readyz. Limits and error mapping live here; the admission
+// logic does not know it is behind HTTP.
+import type { ServerOptions } from 'node:https';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { admit, type AdmitDependencies } from '../admission/admit.js';
+import { InvalidReviewError, parseReview } from '../admission/review.js';
+import { ServiceAccountLookupError } from '../identity/source.js';
+import type { Metrics, Outcome } from './metrics.js';
+
+export const BODY_LIMIT = 3 * 1024 * 1024;
+
+export interface AppOptions extends AdmitDependencies {
+  https: ServerOptions;
+  log: Logger;
+  metrics: Metrics;
+  /** Why the webhook is not ready; empty when it is. */
+  notReadyReasons(): string[];
+}
+
+interface ReviewLog {
+  uid?: string;
+  namespace?: string;
+  pod?: string;
+  serviceAccount?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    review: ReviewLog;
+    startedAt: number;
+  }
+}
+
+export function buildApp(options: AppOptions): FastifyInstance {
+  const { log, metrics } = options;
+  const app = Fastify({
+    https: options.https,
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  // Only JSON is an AdmissionReview: anything else is answered 415 by fastify.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('review');
+  app.decorateRequest('startedAt', 0);
+  app.addHook('onRequest', async (request) => {
+    request.review = {};
+    request.startedAt = performance.now();
+  });
+
+  const record = (outcome: Outcome, startedAt: number, fields: ReviewLog, extra: object = {}): void => {
+    const seconds = (performance.now() - startedAt) / 1000;
+    metrics.requests.inc({ outcome });
+    metrics.duration.observe({ outcome }, seconds);
+    const level = outcome === 'error' ? 'error' : outcome === 'invalid' ? 'warn' : 'info';
+    log[level](
+      { ...fields, outcome, durationMs: Math.round(seconds * 1e6) / 1e3, ...extra },
+      'admission review',
+    );
+  };
+
+  app.post('/mutate', async (request) => {
+    const review = parseReview(request.body);
+    request.review.uid = review.request.uid;
+    request.review.namespace = review.request.namespace;
+    const result = await admit(review, options);
+    const { namespace, pod, serviceAccount, outcome, warnings, patch } = result;
+    record(
+      outcome,
+      request.startedAt,
+      { uid: review.request.uid, namespace, pod, serviceAccount },
+      {
+        operations: patch.length,
+        warnings,
+      },
+    );
+    return result.response;
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = statusOf(error);
+    const outcome: Outcome = status < 500 ? 'invalid' : 'error';
+    if (request.url === '/mutate') {
+      record(outcome, request.startedAt, request.review, {
+        status,
+        err: { type: error.name, message: error.message },
+      });
+    }
+    const message =
+      status === 500 && !(error instanceof ServiceAccountLookupError) ? 'internal error' : error.message;
+    void reply.code(status).send({ statusCode: status, error: error.name, message });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const reasons = options.notReadyReasons();
+    if (reasons.length > 0) return reply.code(503).send({ status: 'not ready', reasons });
+    return { status: 'ready' };
+  });
+  return app;
+}
+
+function statusOf(error: FastifyError): number {
+  if (error instanceof InvalidReviewError) return 400;
+  if (error instanceof ServiceAccountLookupError) return 500;
+  return error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
+}
