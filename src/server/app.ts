@@ -1,5 +1,6 @@
 // The fastify app: /mutate, /healthz, /readyz. Limits and error mapping live here; the admission
 // logic does not know it is behind HTTP.
+import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -36,8 +37,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { log, metrics } = options;
   const app = Fastify({
     https: options.https,
-    loggerInstance: log,
-    disableRequestLogging: true,
+    // Reviews are logged once each, by record() below; fastify's per-request lines would double them.
+    logger: false,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
@@ -90,7 +91,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     }
     const message =
       status === 500 && !(error instanceof ServiceAccountLookupError) ? 'internal error' : error.message;
-    void reply.code(status).send({ statusCode: status, error: error.name, message });
+    void reply.code(status).send({ statusCode: status, error: STATUS_CODES[status], message });
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -1,0 +1,185 @@
+// The HTTPS server through supertest over real TLS: the client trusts only the test CA.
+import fc from 'fast-check';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceAccountSource } from '../../src/identity/source.js';
+import { ServiceAccountLookupError } from '../../src/identity/source.js';
+import { testApp, type TestApp } from '../support/app.js';
+import { appPod, podReview, ROLE_ARN, SERVICE_ACCOUNTS_YAML } from '../support/reviews.js';
+import { testCertificates, type TestCertificates } from '../support/tls.js';
+
+let certs: TestCertificates;
+let server: TestApp;
+
+const post = (body: string | object, contentType = 'application/json') =>
+  request(server.app.server).post('/mutate').ca(certs.ca).set('content-type', contentType).send(body);
+
+const decodePatch = (patch: string): unknown => JSON.parse(Buffer.from(patch, 'base64').toString('utf8'));
+
+beforeAll(async () => {
+  certs = await testCertificates();
+  server = await testApp(certs, SERVICE_ACCOUNTS_YAML);
+});
+afterAll(() => server.app.close());
+
+describe('POST /mutate', () => {
+  it('answers a Pod CREATE with a JSON patch, in the request’s apiVersion and uid', async () => {
+    const response = await post(podReview(appPod())).expect(200);
+    expect(response.body.apiVersion).toBe('admission.k8s.io/v1');
+    expect(response.body.response).toMatchObject({
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      allowed: true,
+      patchType: 'JSONPatch',
+    });
+    expect(decodePatch(response.body.response.patch)).toContainEqual({
+      op: 'add',
+      path: '/spec/containers/0/env',
+      value: [
+        { name: 'AWS_ROLE_ARN', value: ROLE_ARN },
+        {
+          name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+          value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+        },
+      ],
+    });
+  });
+
+  it('answers v1beta1 in v1beta1', async () => {
+    const response = await post({ ...podReview(appPod()), apiVersion: 'admission.k8s.io/v1beta1' }).expect(
+      200,
+    );
+    expect(response.body.apiVersion).toBe('admission.k8s.io/v1beta1');
+    expect(response.body.response.patch).toBeDefined();
+  });
+
+  it('accepts application/json with a charset', async () => {
+    await post(JSON.stringify(podReview(appPod())), 'application/json; charset=utf-8').expect(200);
+  });
+
+  it('allows other operations and resources unchanged', async () => {
+    for (const overrides of [
+      { operation: 'UPDATE' },
+      {
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      },
+      { subResource: 'ephemeralcontainers', operation: 'UPDATE' },
+    ]) {
+      const response = await post(podReview(appPod(), overrides)).expect(200);
+      expect(response.body.response).toEqual({ uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true });
+    }
+  });
+
+  it('warns and does not mutate when the ServiceAccount does not exist', async () => {
+    const response = await post(podReview(appPod('missing'))).expect(200);
+    expect(response.body.response.patch).toBeUndefined();
+    expect(response.body.response.warnings).toEqual([
+      'ServiceAccount default/missing not found; Pod not mutated',
+    ]);
+  });
+
+  it('answers a malformed review with 400 and a JSON body naming the problem', async () => {
+    const review = podReview(appPod());
+    (review['request'] as Record<string, unknown>)['object'] = { spec: { containers: 'oops' } };
+    const response = await post(review).expect(400);
+    expect(response.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'request.object.spec.containers must be an array, got string',
+    });
+  });
+
+  it('answers invalid JSON with 400', async () => {
+    const response = await post('{"apiVersion":', 'application/json').expect(400);
+    expect(response.body.statusCode).toBe(400);
+  });
+
+  it('answers a wrong content type with 415', async () => {
+    await post(JSON.stringify(podReview(appPod())), 'text/plain').expect(415);
+    await post('<xml/>', 'application/xml').expect(415);
+  });
+
+  it('answers a body over 3 MiB with 413', async () => {
+    const big = podReview({
+      ...appPod(),
+      metadata: { name: 'big', annotations: { filler: 'x'.repeat(3 * 1024 * 1024) } },
+    });
+    await post(big).expect(413);
+  });
+
+  it('never crashes and never answers 5xx on arbitrary JSON', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.record({
+            apiVersion: fc.constant('admission.k8s.io/v1'),
+            kind: fc.constant('AdmissionReview'),
+            request: fc.jsonValue(),
+          }),
+          fc.jsonValue().map((object) => podReview(appPod(), { object })),
+        ),
+        async (body) => {
+          const response = await post(JSON.stringify(body));
+          expect([200, 400]).toContain(response.status);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    await post(podReview(appPod())).expect(200);
+  });
+
+  it('counts outcomes in the metrics', async () => {
+    const text = await server.metrics.registry.metrics();
+    expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="mutated"\} [1-9]/);
+    expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="invalid"\} [1-9]/);
+    expect(text).toMatch(/pod_identity_webhook_service_account_cache_size 2/);
+  });
+});
+
+describe('a ServiceAccount lookup that fails', () => {
+  it('answers 500 naming the ServiceAccount, so the failure policy decides', async () => {
+    const failing: ServiceAccountSource = {
+      get: async (namespace, name) => {
+        throw new ServiceAccountLookupError(
+          `ServiceAccount ${namespace}/${name} could not be looked up: connection refused`,
+        );
+      },
+      size: () => 0,
+    };
+    const broken = await testApp(certs, failing);
+    try {
+      const response = await request(broken.app.server)
+        .post('/mutate')
+        .ca(certs.ca)
+        .send(podReview(appPod()))
+        .expect(500);
+      expect(response.body.message).toBe(
+        'ServiceAccount default/app could not be looked up: connection refused',
+      );
+      expect(await broken.metrics.registry.metrics()).toMatch(
+        /admission_requests_total\{outcome="error"\} 1/,
+      );
+    } finally {
+      await broken.app.close();
+    }
+  });
+});
+
+describe('health', () => {
+  it('serves /healthz and a /readyz that lists why it is not ready', async () => {
+    await request(server.app.server).get('/healthz').ca(certs.ca).expect(200, { status: 'ok' });
+    await request(server.app.server).get('/readyz').ca(certs.ca).expect(200, { status: 'ready' });
+    const notReady = await testApp(certs, SERVICE_ACCOUNTS_YAML, undefined, () => [
+      'ServiceAccount cache not synced',
+    ]);
+    try {
+      await request(notReady.app.server)
+        .get('/readyz')
+        .ca(certs.ca)
+        .expect(503, { status: 'not ready', reasons: ['ServiceAccount cache not synced'] });
+    } finally {
+      await notReady.app.close();
+    }
+  });
+});

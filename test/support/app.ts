@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { FileServiceAccountSource } from '../../src/identity/file-source.js';
+import type { ServiceAccountSource } from '../../src/identity/source.js';
+import { DEFAULT_MUTATION_OPTIONS, type MutationOptions } from '../../src/options.js';
+import { buildApp } from '../../src/server/app.js';
+import { createMetrics, type Metrics } from '../../src/server/metrics.js';
+import type { TestCertificates } from './tls.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  metrics: Metrics;
+}
+
+/** The real fastify app over real TLS, with a file-backed (or given) ServiceAccount source. */
+export async function testApp(
+  certs: TestCertificates,
+  source: ServiceAccountSource | string,
+  options: MutationOptions = DEFAULT_MUTATION_OPTIONS,
+  notReadyReasons: () => string[] = () => [],
+): Promise<TestApp> {
+  const accounts = typeof source === 'string' ? FileServiceAccountSource.fromText(source, 'test') : source;
+  const metrics = createMetrics(() => accounts.size());
+  const app = buildApp({
+    https: { cert: certs.cert, key: certs.key },
+    source: accounts,
+    options,
+    log: pino({ level: 'silent' }),
+    metrics,
+    notReadyReasons,
+  });
+  await app.ready();
+  return { app, metrics };
+}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import {
+  InvalidReviewError,
+  isPodCreate,
+  parseReview,
+  reviewResponse,
+  validatePod,
+} from '../../src/admission/review.js';
+import { appPod, podReview } from '../support/reviews.js';
+
+const withRequest = (patch: Record<string, unknown>) => {
+  const review = podReview(appPod());
+  return { ...review, request: { ...(review['request'] as object), ...patch } };
+};
+
+describe('parseReview', () => {
+  it('accepts v1 and v1beta1', () => {
+    expect(parseReview(podReview(appPod())).apiVersion).toBe('admission.k8s.io/v1');
+    expect(parseReview({ ...podReview(appPod()), apiVersion: 'admission.k8s.io/v1beta1' }).apiVersion).toBe(
+      'admission.k8s.io/v1beta1',
+    );
+  });
+
+  it.each([
+    [null, 'body must be an object, got null'],
+    [[], 'body must be an object, got array'],
+    [
+      { ...podReview(appPod()), apiVersion: 'admission.k8s.io/v2' },
+      'apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1, got "admission.k8s.io/v2"',
+    ],
+    [
+      { ...podReview(appPod()), apiVersion: undefined },
+      'apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1, got nothing',
+    ],
+    [{ ...podReview(appPod()), kind: 'Pod' }, 'kind must be AdmissionReview, got "Pod"'],
+    [{ ...podReview(appPod()), request: undefined }, 'request must be an object, got undefined'],
+    [withRequest({ uid: 5 }), 'request.uid must be a string, got number'],
+    [withRequest({ uid: '' }), 'request.uid must not be empty'],
+    [withRequest({ kind: 'Pod' }), 'request.kind must be an object, got string'],
+    [
+      withRequest({ resource: { version: 'v1' } }),
+      'request.resource.resource must be a string, got undefined',
+    ],
+    [withRequest({ operation: null }), 'request.operation must be a string, got null'],
+  ])('rejects %j with a message naming the problem', (body, message) => {
+    expect(() => parseReview(body)).toThrow(new InvalidReviewError(message));
+  });
+});
+
+describe('validatePod', () => {
+  it.each([
+    [{ spec: 'x' }, 'o.spec must be an object, got string'],
+    [{ spec: {} }, 'o.spec.containers must be an array, got undefined'],
+    [{ spec: { containers: 'no' } }, 'o.spec.containers must be an array, got string'],
+    [{ spec: { containers: [1] } }, 'o.spec.containers[0] must be an object, got number'],
+    [{ spec: { containers: [{}] } }, 'o.spec.containers[0].name must be a string, got undefined'],
+    [
+      { spec: { containers: [{ name: 'a', env: {} }] } },
+      'o.spec.containers[0].env must be an array, got object',
+    ],
+    [
+      { spec: { containers: [{ name: 'a', env: [{ value: 'x' }] }] } },
+      'o.spec.containers[0].env[0].name must be a string, got undefined',
+    ],
+    [
+      { spec: { containers: [{ name: 'a', volumeMounts: [null] }] } },
+      'o.spec.containers[0].volumeMounts[0] must be an object, got null',
+    ],
+    [{ spec: { containers: [], initContainers: {} } }, 'o.spec.initContainers must be an array, got object'],
+    [{ spec: { containers: [], volumes: [[]] } }, 'o.spec.volumes[0] must be an object, got array'],
+    [
+      { metadata: { annotations: { a: 1 } }, spec: { containers: [] } },
+      'o.metadata.annotations["a"] must be a string, got number',
+    ],
+    [{ spec: { containers: [], nodeSelector: [] } }, 'o.spec.nodeSelector must be an object, got array'],
+    [
+      {
+        spec: {
+          containers: [],
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ values: 'windows' }] }],
+              },
+            },
+          },
+        },
+      },
+      'o.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values must be an array, got string',
+    ],
+  ])('rejects %j', (pod, message) => {
+    expect(() => validatePod(pod, 'o')).toThrow(new InvalidReviewError(message));
+  });
+});
+
+describe('isPodCreate', () => {
+  const request = parseReview(podReview(appPod())).request;
+  it('is true only for Pod creations', () => {
+    expect(isPodCreate(request)).toBe(true);
+    expect(isPodCreate({ ...request, operation: 'UPDATE' })).toBe(false);
+    expect(isPodCreate({ ...request, subResource: 'ephemeralcontainers' })).toBe(false);
+    expect(isPodCreate({ ...request, kind: { group: 'apps', version: 'v1', kind: 'Deployment' } })).toBe(
+      false,
+    );
+  });
+});
+
+describe('reviewResponse', () => {
+  it('omits the patch when nothing changes and encodes it as base64 JSON otherwise', () => {
+    expect(reviewResponse('admission.k8s.io/v1beta1', 'u', [], [])).toEqual({
+      apiVersion: 'admission.k8s.io/v1beta1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u', allowed: true },
+    });
+    const patch = [{ op: 'add', path: '/a', value: 1 }];
+    const { response } = reviewResponse('admission.k8s.io/v1', 'u', patch, ['w']);
+    expect(response.patchType).toBe('JSONPatch');
+    expect(JSON.parse(Buffer.from(response.patch!, 'base64').toString())).toEqual(patch);
+    expect(response.warnings).toEqual(['w']);
+  });
+});
