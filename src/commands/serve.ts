@@ -1,5 +1,6 @@
 // `serve`: the HTTPS webhook, its metrics port, certificate reload and graceful shutdown.
 import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent, Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { ClusterServiceAccountSource, loadKubeConfig } from '../identity/cluster-source.js';
@@ -25,19 +26,30 @@ export interface ServeFlags {
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface RunningServer {
+  port: number;
+  metricsPort: number;
   /** Stops being ready, finishes requests in flight and closes everything. */
   shutdown(): Promise<void>;
+}
+
+export interface ServeDependencies {
+  log?: Logger;
+  /** Replaces the file or cluster source: lets tests hold a lookup open. */
+  source?: ServiceAccountSource;
 }
 
 export async function serve(
   flags: ServeFlags,
   options: MutationOptions,
-  log: Logger = createLogger(flags.logLevel),
+  deps: ServeDependencies = {},
 ): Promise<RunningServer> {
+  const log = deps.log ?? createLogger(flags.logLevel);
   const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
   let keyPair = await loadKeyPair(flags.tlsCert, flags.tlsKey);
   const metrics = createMetrics(() => source.size());
-  const { source, synced, stopSource } = await createSource(flags, options, log, metrics);
+  const { source, synced, stopSource } = deps.source
+    ? { source: deps.source, synced: () => true, stopSource: async () => {} }
+    : await createSource(flags, options, log, metrics);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   let shuttingDown = false;
 
@@ -66,9 +78,13 @@ export async function serve(
   );
   await app.listen({ port: flags.port, host: '0.0.0.0' });
   const metricsServer = await serveMetrics(metrics.registry, flags.metricsPort);
-  log.info({ port: flags.port, metricsPort: flags.metricsPort, options }, 'pod-identity-webhook serving');
+  const port = (app.server.address() as AddressInfo).port;
+  const metricsPort = (metricsServer.address() as AddressInfo).port;
+  log.info({ port, metricsPort, options }, 'pod-identity-webhook serving');
 
   return {
+    port,
+    metricsPort,
     async shutdown() {
       shuttingDown = true;
       stopWatching();
@@ -109,7 +125,7 @@ async function createSource(
 /** Runs `serve` until SIGTERM or SIGINT, then exits within SHUTDOWN_TIMEOUT_MS. */
 export async function serveUntilSignalled(flags: ServeFlags, options: MutationOptions): Promise<void> {
   const log = createLogger(flags.logLevel);
-  const server = await serve(flags, options, log);
+  const server = await serve(flags, options, { log });
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down: no longer ready, finishing requests in flight');
     setTimeout(() => {

@@ -1,0 +1,179 @@
+// serve() as a whole: certificate reload, readiness and graceful shutdown, over real TLS.
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { copyFile, readFile, rename } from 'node:fs/promises';
+import { request as httpsRequest, Agent } from 'node:https';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { serve, type RunningServer, type ServeFlags } from '../../src/commands/serve.js';
+import type { ServiceAccountSource } from '../../src/identity/source.js';
+import { DEFAULT_MUTATION_OPTIONS } from '../../src/options.js';
+import { createCA, issueCertificate } from '../../scripts/pki.mjs';
+import { appPod, podReview, ROLE_ARN } from '../support/reviews.js';
+import { testCertificates, type TestCertificates } from '../support/tls.js';
+import { waitFor } from '../support/wait.js';
+
+/** A source whose lookups wait until released: holds a request in flight. */
+function heldSource(): ServiceAccountSource & { release(): void; waiting: Promise<void> } {
+  let release!: () => void;
+  let started!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const waiting = new Promise<void>((resolve) => (started = resolve));
+  const account: V1ServiceAccount = { metadata: { annotations: { 'eks.amazonaws.com/role-arn': ROLE_ARN } } };
+  return {
+    async get() {
+      started();
+      await released;
+      return account;
+    },
+    size: () => 1,
+    release,
+    waiting,
+  };
+}
+
+function flags(certs: TestCertificates): ServeFlags {
+  return {
+    port: 0,
+    metricsPort: 0,
+    tlsCert: certs.certFile,
+    tlsKey: certs.keyFile,
+    tlsMinVersion: '1.2',
+    serviceAccounts: 'examples/service-accounts.yaml',
+    serviceAccountLookupGracePeriod: 1000,
+    logLevel: 'silent',
+  };
+}
+
+/** The fingerprint of the certificate a new TLS connection is served. */
+function servedFingerprint(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+      resolve(socket.getPeerX509Certificate()!.fingerprint256);
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+function post(port: number, ca: string, body: object, agent?: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
+    req.once('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const fingerprintOf = async (file: string) => new X509Certificate(await readFile(file)).fingerprint256;
+
+let certs: TestCertificates;
+let running: RunningServer | undefined;
+
+beforeEach(async () => {
+  certs = await testCertificates();
+});
+afterEach(async () => {
+  await running?.shutdown();
+  running = undefined;
+});
+
+describe('certificate reload', () => {
+  it('serves a rotated certificate to new connections while a request in flight completes', async () => {
+    const source = heldSource();
+    running = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }), source });
+    const before = await fingerprintOf(certs.certFile);
+    expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
+
+    const inFlight = post(running.port, certs.ca, podReview(appPod()));
+    await source.waiting;
+
+    // Rotate as a Secret volume does: write the new files aside, then rename over the old ones.
+    const ca = { cert: join(certs.dir, 'ca.crt'), key: join(certs.dir, 'ca.key') };
+    const next = await issueCertificate(join(certs.dir, 'next'), 'tls', ca, { commonName: 'rotated', hosts: ['127.0.0.1', 'localhost'] });
+    await copyFile(next.key, `${certs.keyFile}.new`);
+    await copyFile(next.cert, `${certs.certFile}.new`);
+    await rename(`${certs.keyFile}.new`, certs.keyFile);
+    await rename(`${certs.certFile}.new`, certs.certFile);
+    const after = await fingerprintOf(certs.certFile);
+    expect(after).not.toBe(before);
+    const port = running.port;
+    await waitFor(async () => (await servedFingerprint(port, certs.ca)) === after, 'the rotated certificate to be served');
+
+    source.release();
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body).response.patch).toBeDefined();
+    const metrics = await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`).then((r) => r.text());
+    const expiry = new Date(new X509Certificate(await readFile(certs.certFile)).validTo).getTime() / 1000;
+    expect(metrics).toContain(`pod_identity_webhook_tls_certificate_expiry_timestamp_seconds ${expiry}`);
+  });
+
+  it('keeps the current certificate when the new files do not fit together', async () => {
+    const logs: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
+    running = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log });
+    const before = await fingerprintOf(certs.certFile);
+    const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
+    await copyFile(other.key, certs.keyFile);
+    await waitFor(async () => logs.some((line) => line.includes('serving certificate not reloaded')), 'the reload error to be logged');
+    expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
+    expect((await post(running.port, certs.ca, podReview(appPod('x')))).status).toBe(200);
+  });
+
+  it('refuses to start with a key that does not match the certificate, naming both files', async () => {
+    const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
+    await expect(
+      serve({ ...flags(certs), tlsKey: other.key }, DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }) }),
+    ).rejects.toThrow(`--tls-key ${other.key} does not fit --tls-cert ${certs.certFile}`);
+    await expect(
+      serve({ ...flags(certs), tlsCert: '/nonexistent/tls.crt' }, DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }) }),
+    ).rejects.toThrow('--tls-cert /nonexistent/tls.crt cannot be read: ENOENT');
+  });
+});
+
+describe('shutdown', () => {
+  it('stops being ready, finishes the request in flight, then refuses new connections', async () => {
+    const source = heldSource();
+    const server = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }), source });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const inFlight = post(server.port, certs.ca, podReview(appPod()), agent);
+    await source.waiting;
+    const closed = server.shutdown();
+    source.release();
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    await closed;
+    await expect(post(server.port, certs.ca, podReview(appPod()))).rejects.toThrow(/ECONNREFUSED/);
+    agent.destroy();
+  });
+
+  it('exits with status 0 soon after SIGTERM when run from the CLI', async () => {
+    const child = spawn(
+      process.execPath,
+      ['dist/cli.js', 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile,
+        '--service-accounts', 'examples/service-accounts.yaml'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(async () => output.includes('pod-identity-webhook serving'), 'the CLI to start serving');
+    const port = (JSON.parse(output.split('\n').find((l) => l.includes('pod-identity-webhook serving'))!) as { port: number }).port;
+    const ready = await fetch(`https://127.0.0.1:${port}/readyz`).catch(() => undefined);
+    expect(ready).toBeUndefined(); // fetch does not trust the test CA: proves the port serves TLS, not plain HTTP
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('"signal":"SIGTERM"');
+    expect(output).toContain('shut down');
+  });
+});
