@@ -56,9 +56,9 @@ export function parseDuration(flag: string, value: string): number {
 /** Validates a complete set of mutation options, e.g. one read from a fixture's options.json. */
 export function validateMutationOptions(options: MutationOptions): MutationOptions {
   const { annotationPrefix, tokenMountPath, tokenExpiration, tokenAudience } = options;
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(\/[A-Za-z0-9._-]+)*$/.test(annotationPrefix)) {
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(annotationPrefix)) {
     throw new OptionError(
-      `--annotation-prefix must be a DNS-style prefix such as eks.amazonaws.com, got "${annotationPrefix}"`,
+      `--annotation-prefix must be a DNS subdomain such as eks.amazonaws.com (annotation keys are <prefix>/<name>), got "${annotationPrefix}"`,
     );
   }
   if (!tokenMountPath.startsWith('/')) {

@@ -15,7 +15,8 @@ export interface KeyPair {
 }
 
 export async function loadKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
-  const [cert, key] = await Promise.all([readPem(certFile, '--tls-cert'), readPem(keyFile, '--tls-key')]);
+  const cert = await readPem(certFile, '--tls-cert');
+  const key = await readPem(keyFile, '--tls-key');
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);

@@ -59,10 +59,23 @@ function servedFingerprint(port: number, ca: string): Promise<string> {
   });
 }
 
-function post(port: number, ca: string, body: object, agent?: Agent): Promise<{ status: number; body: string }> {
+function post(
+  port: number,
+  ca: string,
+  body: object,
+  agent?: Agent,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent, headers: { 'content-type': 'application/json' } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        agent,
+        headers: { 'content-type': 'application/json' },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -99,7 +112,10 @@ describe('certificate reload', () => {
 
     // Rotate as a Secret volume does: write the new files aside, then rename over the old ones.
     const ca = { cert: join(certs.dir, 'ca.crt'), key: join(certs.dir, 'ca.key') };
-    const next = await issueCertificate(join(certs.dir, 'next'), 'tls', ca, { commonName: 'rotated', hosts: ['127.0.0.1', 'localhost'] });
+    const next = await issueCertificate(join(certs.dir, 'next'), 'tls', ca, {
+      commonName: 'rotated',
+      hosts: ['127.0.0.1', 'localhost'],
+    });
     await copyFile(next.key, `${certs.keyFile}.new`);
     await copyFile(next.cert, `${certs.certFile}.new`);
     await rename(`${certs.keyFile}.new`, certs.keyFile);
@@ -107,7 +123,10 @@ describe('certificate reload', () => {
     const after = await fingerprintOf(certs.certFile);
     expect(after).not.toBe(before);
     const port = running.port;
-    await waitFor(async () => (await servedFingerprint(port, certs.ca)) === after, 'the rotated certificate to be served');
+    await waitFor(
+      async () => (await servedFingerprint(port, certs.ca)) === after,
+      'the rotated certificate to be served',
+    );
 
     source.release();
     const answer = await inFlight;
@@ -125,7 +144,10 @@ describe('certificate reload', () => {
     const before = await fingerprintOf(certs.certFile);
     const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
     await copyFile(other.key, certs.keyFile);
-    await waitFor(async () => logs.some((line) => line.includes('serving certificate not reloaded')), 'the reload error to be logged');
+    await waitFor(
+      async () => logs.some((line) => line.includes('serving certificate not reloaded')),
+      'the reload error to be logged',
+    );
     expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
     expect((await post(running.port, certs.ca, podReview(appPod('x')))).status).toBe(200);
   });
@@ -133,10 +155,14 @@ describe('certificate reload', () => {
   it('refuses to start with a key that does not match the certificate, naming both files', async () => {
     const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
     await expect(
-      serve({ ...flags(certs), tlsKey: other.key }, DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }) }),
+      serve({ ...flags(certs), tlsKey: other.key }, DEFAULT_MUTATION_OPTIONS, {
+        log: pino({ level: 'silent' }),
+      }),
     ).rejects.toThrow(`--tls-key ${other.key} does not fit --tls-cert ${certs.certFile}`);
     await expect(
-      serve({ ...flags(certs), tlsCert: '/nonexistent/tls.crt' }, DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }) }),
+      serve({ ...flags(certs), tlsCert: '/nonexistent/tls.crt' }, DEFAULT_MUTATION_OPTIONS, {
+        log: pino({ level: 'silent' }),
+      }),
     ).rejects.toThrow('--tls-cert /nonexistent/tls.crt cannot be read: ENOENT');
   });
 });
@@ -144,7 +170,10 @@ describe('certificate reload', () => {
 describe('shutdown', () => {
   it('stops being ready, finishes the request in flight, then refuses new connections', async () => {
     const source = heldSource();
-    const server = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }), source });
+    const server = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, {
+      log: pino({ level: 'silent' }),
+      source,
+    });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const inFlight = post(server.port, certs.ca, podReview(appPod()), agent);
     await source.waiting;
@@ -160,15 +189,31 @@ describe('shutdown', () => {
   it('exits with status 0 soon after SIGTERM when run from the CLI', async () => {
     const child = spawn(
       process.execPath,
-      ['dist/cli.js', 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', certs.certFile, '--tls-key', certs.keyFile,
-        '--service-accounts', 'examples/service-accounts.yaml'],
+      [
+        'dist/cli.js',
+        'serve',
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--tls-cert',
+        certs.certFile,
+        '--tls-key',
+        certs.keyFile,
+        '--service-accounts',
+        'examples/service-accounts.yaml',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await waitFor(async () => output.includes('pod-identity-webhook serving'), 'the CLI to start serving');
-    const port = (JSON.parse(output.split('\n').find((l) => l.includes('pod-identity-webhook serving'))!) as { port: number }).port;
+    const port = (
+      JSON.parse(output.split('\n').find((l) => l.includes('pod-identity-webhook serving'))!) as {
+        port: number;
+      }
+    ).port;
     const ready = await fetch(`https://127.0.0.1:${port}/readyz`).catch(() => undefined);
     expect(ready).toBeUndefined(); // fetch does not trust the test CA: proves the port serves TLS, not plain HTTP
     child.kill('SIGTERM');

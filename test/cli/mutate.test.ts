@@ -1,0 +1,208 @@
+// The built CLI as a user runs it: `node dist/cli.js mutate ...` (npm test builds first).
+import { execFile } from 'node:child_process';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { applyPatch, type Operation } from '../../src/mutation/patch.js';
+import { loadFixtures, optionFlags } from '../support/fixtures.js';
+import { ROLE_ARN } from '../support/reviews.js';
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], stdin?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], (error, stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(stdin ?? '');
+  });
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'piw-cli-'));
+});
+
+describe.concurrent('mutate, for every fixture', () => {
+  it.each(loadFixtures().map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
+    const args = [
+      'mutate',
+      join(fixture.dir, 'review.json'),
+      '--service-accounts',
+      fixture.serviceAccountsFile,
+      ...optionFlags(fixture.optionsJson),
+    ];
+    const patch = await run([...args, '--output', 'patch']);
+    expect(patch.stderr).toBe('');
+    expect(patch.code).toBe(0);
+    expect(applyPatch(fixture.review.request.object, JSON.parse(patch.stdout) as Operation[])).toEqual(
+      fixture.expectedPod,
+    );
+    const pod = await run([...args, '--output', 'pod']);
+    expect(JSON.parse(pod.stdout)).toEqual(fixture.expectedPod);
+  });
+});
+
+describe('mutate', () => {
+  const accounts = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: app, namespace: team, annotations: {eks.amazonaws.com/role-arn: "${ROLE_ARN}"}}\n`;
+  const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  serviceAccountName: app\n  containers: [{name: app, image: busybox}]\n`;
+
+  it('reads a bare YAML Pod from stdin as a CREATE in --namespace and prints the review response', async () => {
+    const file = join(tmp, 'accounts.yaml');
+    await writeFile(file, accounts);
+    const result = await run(['mutate', '-', '--service-accounts', file, '--namespace', 'team'], pod);
+    expect(result.code).toBe(0);
+    const review = JSON.parse(result.stdout);
+    expect(review).toMatchObject({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { allowed: true, patchType: 'JSONPatch' },
+    });
+    expect(review.response.uid).toMatch(/^[0-9a-f-]{36}$/);
+    const mutated = await run(
+      [
+        'mutate',
+        '--service-accounts',
+        file,
+        '--namespace',
+        'team',
+        '--output',
+        'pod',
+        '--aws-default-region',
+        'eu-west-1',
+      ],
+      pod,
+    );
+    const env = (JSON.parse(mutated.stdout) as V1Pod).spec?.containers[0]?.env?.map((e) => e.name);
+    expect(env).toEqual(['AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE']);
+  });
+
+  it('prints the warnings of a missing ServiceAccount and no patch', async () => {
+    const result = await run(['mutate', '--output', 'review'], pod);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).response.warnings).toEqual([
+      'ServiceAccount default/app not found; Pod not mutated',
+    ]);
+    expect(JSON.parse((await run(['mutate', '--output', 'patch'], pod)).stdout)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'an unreadable file',
+      ['mutate', '/nonexistent.json'],
+      '',
+      /^pod-identity-webhook: \/nonexistent.json cannot be read: ENOENT\n$/,
+    ],
+    ['broken YAML', ['mutate'], '{"kind": "Pod"', /^pod-identity-webhook: stdin: .+\n$/],
+    [
+      'an empty input',
+      ['mutate'],
+      '',
+      /^pod-identity-webhook: stdin: expected one AdmissionReview or Pod, found 0 objects\n$/,
+    ],
+    [
+      'another kind',
+      ['mutate'],
+      'kind: Deployment\n',
+      /^pod-identity-webhook: stdin: expected kind AdmissionReview or Pod, got "Deployment"\n$/,
+    ],
+    [
+      'a malformed review',
+      ['mutate'],
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}',
+      /^pod-identity-webhook: request.uid must be a string, got undefined\n$/,
+    ],
+    [
+      'a Pod without containers',
+      ['mutate'],
+      'kind: Pod\nspec: {}\n',
+      /^pod-identity-webhook: request.object.spec.containers must be an array, got undefined\n$/,
+    ],
+    [
+      'a bad ServiceAccounts file',
+      ['mutate', '--service-accounts', 'package.json'],
+      pod,
+      /^pod-identity-webhook: package.json: object 1 must be a ServiceAccount, got kind nothing\n$/,
+    ],
+    [
+      'a bad flag value',
+      ['mutate', '--token-expiration', '10'],
+      pod,
+      /--token-expiration must be a whole number from 600 to 4294967296, got "10"/,
+    ],
+    [
+      'an unknown output',
+      ['mutate', '--output', 'yaml'],
+      pod,
+      /argument 'yaml' is invalid. Allowed choices are review, patch, pod/,
+    ],
+    [
+      'a bad prefix',
+      ['mutate', '--annotation-prefix', 'Not A Prefix'],
+      pod,
+      /^pod-identity-webhook: --annotation-prefix must be a DNS subdomain/,
+    ],
+    [
+      'a prefix with a slash',
+      ['mutate', '--annotation-prefix', 'example.com/iam'],
+      pod,
+      /must be a DNS subdomain .+ got "example.com\/iam"\n$/,
+    ],
+  ])('fails with one line naming %s and exit status 1', async (_what, args, stdin, message) => {
+    const result = await run(args, stdin);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('the executable', () => {
+  it('prints its version and help', async () => {
+    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    expect((await run(['--version'])).stdout.trim()).toBe(version);
+    const help = await run(['serve', '--help']);
+    for (const flag of [
+      '--annotation-prefix',
+      '--token-audience',
+      '--token-mount-path',
+      '--token-expiration',
+      '--aws-default-region',
+      '--sts-regional-endpoint',
+      '--port',
+      '--metrics-port',
+      '--tls-cert',
+      '--tls-key',
+      '--tls-min-version',
+      '--kubeconfig',
+      '--service-accounts',
+      '--service-account-lookup-grace-period',
+      '--log-level',
+    ]) {
+      expect(help.stdout).toContain(flag);
+    }
+  });
+
+  it('exits 1 with a clear message when serve cannot start', async () => {
+    const result = await run([
+      'serve',
+      '--tls-cert',
+      '/nonexistent/tls.crt',
+      '--tls-key',
+      '/nonexistent/tls.key',
+      '--service-accounts',
+      'examples/service-accounts.yaml',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'pod-identity-webhook: --tls-cert /nonexistent/tls.crt cannot be read: ENOENT\n',
+    );
+  });
+});
