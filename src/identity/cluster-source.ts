@@ -95,7 +95,12 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
   async start(): Promise<void> {
     this.stopped = false;
     const failuresBefore = this.failures;
-    await this.informer.start();
+    try {
+      await this.informer.start();
+    } catch (error) {
+      // Reported like a watch failure, so it is retried rather than left as an unhandled rejection.
+      this.onWatchError(error);
+    }
     if (this.failures === failuresBefore && !this.stopped) {
       this.synced = true;
       this.backoffMs = 1000;
