@@ -133,8 +133,13 @@ export class ControlPlane {
     );
   }
 
-  async stopApiServer(): Promise<void> {
-    await this.apiServer?.stop(20_000);
+  /**
+   * SIGTERM, SIGKILL after `graceMs`. kube-apiserver stops listening at once on SIGTERM but then
+   * waits for open watches (e.g. the webhook's informer) for up to a minute, so restarts do not
+   * wait that out: clients see their connections reset, as after a crash.
+   */
+  async stopApiServer(graceMs = 5_000): Promise<void> {
+    await this.apiServer?.stop(graceMs);
   }
 
   /** Stops kube-apiserver and starts it again on the same port, against the same etcd. */

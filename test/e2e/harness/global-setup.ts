@@ -51,7 +51,12 @@ async function pruneOldRuns(base: string): Promise<void> {
   }
 }
 
-function writeKubeconfig(file: string, server: string, ca: string, user: { cert: string; key: string }): Promise<void> {
+function writeKubeconfig(
+  file: string,
+  server: string,
+  ca: string,
+  user: { cert: string; key: string },
+): Promise<void> {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -82,7 +87,9 @@ function startControlServer(controlPlane: ControlPlane): Promise<{ server: Serve
     run.then(
       () => {
         log(`${req.url} done in ${Date.now() - started} ms`);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ durationMs: Date.now() - started }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ durationMs: Date.now() - started }));
       },
       (error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
@@ -128,7 +135,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const webhookCa = await createCA(pkiDir, 'webhook-ca', 'pod-identity-webhook e2e webhook CA');
   const serviceAccountKey = await createRsaKeyPair(pkiDir, 'service-account', 2048);
 
-  const controlPlane = new ControlPlane({ binDir, runDir, logDir, clusterCa, apiServerServing, admin, serviceAccountKey });
+  const controlPlane = new ControlPlane({
+    binDir,
+    runDir,
+    logDir,
+    clusterCa,
+    apiServerServing,
+    admin,
+    serviceAccountKey,
+  });
   log(`run directory ${runDir}`);
   log(`etcd log: ${controlPlane.etcdLog}`);
   log(`kube-apiserver log: ${controlPlane.apiServerLog}`);
@@ -174,7 +189,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       controlUrl: control.url,
     };
     project.provide('e2e', context);
-    log(`kube-apiserver ${version} ready at ${controlPlane.apiServerUrl} (etcd ${controlPlane.etcdUrl}) in ${Date.now() - started} ms`);
+    log(
+      `kube-apiserver ${version} ready at ${controlPlane.apiServerUrl} (etcd ${controlPlane.etcdUrl}) in ${Date.now() - started} ms`,
+    );
     log(`admin kubeconfig: ${kubeconfig}`);
   } catch (error) {
     await teardown();

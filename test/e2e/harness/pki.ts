@@ -13,7 +13,12 @@ export interface CertificateOptions {
 
 interface PkiModule {
   createCA(dir: string, name?: string, commonName?: string): Promise<CertificateFiles>;
-  issueCertificate(dir: string, name: string, ca: CertificateFiles, options: CertificateOptions): Promise<CertificateFiles>;
+  issueCertificate(
+    dir: string,
+    name: string,
+    ca: CertificateFiles,
+    options: CertificateOptions,
+  ): Promise<CertificateFiles>;
   createRsaKeyPair(dir: string, name: string, bits?: number): Promise<{ key: string; pub: string }>;
 }
 
@@ -37,6 +42,10 @@ export async function issueCertificate(
   return (await pki()).issueCertificate(dir, name, ca, options);
 }
 
-export async function createRsaKeyPair(dir: string, name: string, bits = 2048): Promise<{ key: string; pub: string }> {
+export async function createRsaKeyPair(
+  dir: string,
+  name: string,
+  bits = 2048,
+): Promise<{ key: string; pub: string }> {
   return (await pki()).createRsaKeyPair(dir, name, bits);
 }

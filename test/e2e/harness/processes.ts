@@ -81,14 +81,16 @@ export class ManagedProcess {
     };
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
-    this.pidFile = options.pidDir && this.child.pid ? join(options.pidDir, String(this.child.pid)) : undefined;
+    this.pidFile =
+      options.pidDir && this.child.pid ? join(options.pidDir, String(this.child.pid)) : undefined;
     live.add(this);
     this.exited = new Promise<Exit>((resolve) => {
       // 'close' (not 'exit'): fires once stdout and stderr are drained too.
       this.child.once('close', (code, signal) => {
         this.exit ??= { code, signal };
         live.delete(this);
-        if (!this.log.writableEnded) this.log.write(`# ${new Date().toISOString()} exited code=${code} signal=${signal}\n`);
+        if (!this.log.writableEnded)
+          this.log.write(`# ${new Date().toISOString()} exited code=${code} signal=${signal}\n`);
         if (this.pidFile) void rm(this.pidFile, { force: true });
         resolve(this.exit);
       });
@@ -103,7 +105,8 @@ export class ManagedProcess {
 
   static async start(options: StartOptions): Promise<ManagedProcess> {
     const p = new ManagedProcess(options);
-    if (p.pidFile) await writeFile(p.pidFile, `${options.name}\n${options.command} ${options.args.join(' ')}\n`);
+    if (p.pidFile)
+      await writeFile(p.pidFile, `${options.name}\n${options.command} ${options.args.join(' ')}\n`);
     return p;
   }
 
@@ -131,7 +134,10 @@ export class ManagedProcess {
     if (this.exit) return this.exit;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => {
-      if (!this.log.writableEnded) this.log.write(`# ${new Date().toISOString()} still running ${timeoutMs} ms after SIGTERM: SIGKILL\n`);
+      if (!this.log.writableEnded)
+        this.log.write(
+          `# ${new Date().toISOString()} still running ${timeoutMs} ms after SIGTERM: SIGKILL\n`,
+        );
       this.child.kill('SIGKILL');
     }, timeoutMs);
     try {

@@ -23,7 +23,8 @@ export async function waitFor<T>(
   let lastError: unknown;
   for (let attempt = 1; ; attempt++) {
     const reason = abortIf?.();
-    if (reason !== undefined) throw new Error(`gave up waiting for ${description}: ${reason}${hintText(hint)}`);
+    if (reason !== undefined)
+      throw new Error(`gave up waiting for ${description}: ${reason}${hintText(hint)}`);
     try {
       const value = await probe();
       if (value !== undefined) return value;
@@ -33,7 +34,9 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const last = lastError === undefined ? '' : `; last error: ${describeError(lastError)}`;
-      throw new Error(`timed out after ${timeoutMs} ms (${attempt} attempts) waiting for ${description}${last}${hintText(hint)}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms (${attempt} attempts) waiting for ${description}${last}${hintText(hint)}`,
+      );
     }
     await delay(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
@@ -49,7 +52,10 @@ export function describeError(error: unknown): string {
     const body = (error as Error & { body?: unknown }).body;
     const code = (error as Error & { code?: unknown }).code;
     const extra = body === undefined ? '' : ` ${typeof body === 'string' ? body : JSON.stringify(body)}`;
-    return `${code === undefined ? '' : `[${String(code)}] `}${error.message.split('\n')[0]}${extra}`.slice(0, 2000);
+    return `${code === undefined ? '' : `[${String(code)}] `}${error.message.split('\n')[0]}${extra}`.slice(
+      0,
+      2000,
+    );
   }
   return String(error);
 }

@@ -1,0 +1,104 @@
+// ServiceAccount changes reach the webhook's cache through its informer (watch), and the informer
+// recovers when kube-apiserver is stopped and started again.
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  apiServerRequestCount,
+  createPod,
+  createServiceAccount,
+  createTestNamespace,
+  injectedRoleArn,
+  isMutated,
+  podManifest,
+  readPod,
+  registerPodIdentityWebhook,
+  restartApiServer,
+  roleArn,
+  setRoleArn,
+  uniqueSuffix,
+  useE2E,
+  waitForDryRunPod,
+  type TestNamespace,
+} from './harness/cluster.js';
+import { startWebhook, type WebhookProcess } from './harness/webhook.js';
+
+const { core } = useE2E();
+
+let webhook: WebhookProcess;
+let ns: TestNamespace;
+
+/** Waits until dry-run Pods of `serviceAccountName` get `arn` (undefined: are not mutated). */
+function waitForRole(
+  serviceAccountName: string,
+  arn: string | undefined,
+  timeoutMs = 30_000,
+): Promise<unknown> {
+  return waitForDryRunPod(
+    ns.name,
+    `dry-run Pods of ServiceAccount ${serviceAccountName} to get role ${arn ?? '(none)'}`,
+    (pod) => (arn === undefined ? !isMutated(pod) : injectedRoleArn(pod) === arn),
+    { pod: () => podManifest(`probe-${uniqueSuffix()}`, { serviceAccountName }), timeoutMs },
+  );
+}
+
+beforeAll(async () => {
+  webhook = await startWebhook({ name: 'informer' });
+  ns = await createTestNamespace('informer');
+  await createServiceAccount(ns.name, 'app', { roleArn: roleArn('first') });
+  await registerPodIdentityWebhook({ endpoint: webhook, namespace: ns });
+});
+
+describe('ServiceAccount informer', () => {
+  it('serves Pods of a known ServiceAccount from its cache, without asking the API server', async () => {
+    await waitForRole('app', roleArn('first'));
+    const before = await apiServerRequestCount({ verb: 'GET', resource: 'serviceaccounts' });
+    for (let i = 0; i < 5; i++) {
+      expect(
+        injectedRoleArn(await createPod(ns.name, podManifest(`cached-${i}`, { serviceAccountName: 'app' }))),
+      ).toBe(roleArn('first'));
+    }
+    expect(await apiServerRequestCount({ verb: 'GET', resource: 'serviceaccounts' })).toBe(before);
+    // The counter does count such requests: one GET of our own shows up.
+    await core.readNamespacedServiceAccount({ name: 'app', namespace: ns.name });
+    expect(await apiServerRequestCount({ verb: 'GET', resource: 'serviceaccounts' })).toBe(before + 1);
+  });
+
+  it('reflects a changed role annotation in new Pods', async () => {
+    expect(
+      injectedRoleArn(await createPod(ns.name, podManifest('before', { serviceAccountName: 'app' }))),
+    ).toBe(roleArn('first'));
+    await setRoleArn(ns.name, 'app', roleArn('second'));
+    await waitForRole('app', roleArn('second'));
+    await createPod(ns.name, podManifest('after-change', { serviceAccountName: 'app' }));
+    expect(injectedRoleArn(await readPod(ns.name, 'after-change'))).toBe(roleArn('second'));
+  });
+
+  it('stops mutating once the role annotation is removed', async () => {
+    await setRoleArn(ns.name, 'app', undefined);
+    await waitForRole('app', undefined);
+    await createPod(ns.name, podManifest('after-removal', { serviceAccountName: 'app' }));
+    expect(isMutated(await readPod(ns.name, 'after-removal'))).toBe(false);
+  });
+
+  it('recovers after kube-apiserver is stopped and started again', async () => {
+    await setRoleArn(ns.name, 'app', roleArn('before-restart'));
+    await waitForRole('app', roleArn('before-restart'));
+
+    await restartApiServer();
+
+    // A change to a ServiceAccount the cache already holds can only arrive through a new watch.
+    await setRoleArn(ns.name, 'app', roleArn('after-restart'));
+    await createServiceAccount(ns.name, 'created-after-restart', {
+      roleArn: roleArn('created-after-restart'),
+    });
+    await waitForRole('app', roleArn('after-restart'), 90_000);
+    await waitForRole('created-after-restart', roleArn('created-after-restart'));
+
+    await createPod(ns.name, podManifest('after-restart', { serviceAccountName: 'app' }));
+    expect(injectedRoleArn(await readPod(ns.name, 'after-restart'))).toBe(roleArn('after-restart'));
+    expect((await webhook.get('/readyz')).status).toBe(200);
+
+    // And the watch keeps working afterwards.
+    await setRoleArn(ns.name, 'app', undefined);
+    await waitForRole('app', undefined);
+  });
+});

@@ -1,0 +1,121 @@
+// The webhook runs with the least privilege it documents: a ServiceAccount bound only to a
+// ClusterRole with get/list/watch on ServiceAccounts (token from the TokenRequest API).
+import { join } from 'node:path';
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1ResourceAttributes,
+} from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  createPod,
+  createServiceAccount,
+  createTestNamespace,
+  deferCleanup,
+  expectApiError,
+  injectedRoleArn,
+  podManifest,
+  readPod,
+  registerPodIdentityWebhook,
+  roleArn,
+  uniqueSuffix,
+  useE2E,
+  type TestNamespace,
+} from './harness/cluster.js';
+import { waitFor } from './harness/wait.js';
+import { startWebhook, writeTokenKubeconfig } from './harness/webhook.js';
+
+const { ctx, core, rbac } = useE2E();
+
+const IDENTITY = 'pod-identity-webhook';
+let ns: TestNamespace;
+let limited: { core: CoreV1Api; authorization: AuthorizationV1Api };
+
+async function allowed(attributes: V1ResourceAttributes): Promise<boolean> {
+  const review = await limited.authorization.createSelfSubjectAccessReview({
+    body: { spec: { resourceAttributes: attributes } },
+  });
+  return review.status?.allowed === true;
+}
+
+beforeAll(async () => {
+  ns = await createTestNamespace('rbac');
+  await createServiceAccount(ns.name, 'app', { roleArn: roleArn('rbac') });
+  await createServiceAccount(ns.name, IDENTITY);
+
+  const roleName = `e2e-pod-identity-webhook-${uniqueSuffix()}`;
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: roleName },
+      rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] }],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: roleName },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+      subjects: [{ kind: 'ServiceAccount', name: IDENTITY, namespace: ns.name }],
+    },
+  });
+  deferCleanup(async () => {
+    await rbac.deleteClusterRoleBinding({ name: roleName });
+    await rbac.deleteClusterRole({ name: roleName });
+  });
+
+  const tokenRequest = await core.createNamespacedServiceAccountToken({
+    name: IDENTITY,
+    namespace: ns.name,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const kubeconfig = await writeTokenKubeconfig(
+    join(ctx.runDir, `${ns.name}.kubeconfig`),
+    tokenRequest.status?.token ?? '',
+    `system:serviceaccount:${ns.name}:${IDENTITY}`,
+  );
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  limited = { core: kc.makeApiClient(CoreV1Api), authorization: kc.makeApiClient(AuthorizationV1Api) };
+  // The RBAC authorizer picks up the new binding from its own informer: wait for it.
+  await waitFor('the ClusterRoleBinding to take effect', async () =>
+    (await allowed({ verb: 'watch', resource: 'serviceaccounts' })) ? true : undefined,
+  );
+
+  const webhook = await startWebhook({ name: 'rbac', kubeconfig });
+  await registerPodIdentityWebhook({ endpoint: webhook, namespace: ns });
+});
+
+describe('webhook with a least-privilege ServiceAccount', () => {
+  it('mutates Pods, including for a ServiceAccount it has not cached yet', async () => {
+    await createPod(ns.name, podManifest('mutated', { serviceAccountName: 'app' }));
+    expect(injectedRoleArn(await readPod(ns.name, 'mutated'))).toBe(roleArn('rbac'));
+
+    await createServiceAccount(ns.name, 'fresh', { roleArn: roleArn('fresh') });
+    const fresh = await createPod(ns.name, podManifest('fresh', { serviceAccountName: 'fresh' }));
+    expect(injectedRoleArn(fresh)).toBe(roleArn('fresh'));
+  });
+
+  it('has get/list/watch on ServiceAccounts and nothing else', async () => {
+    for (const verb of ['get', 'list', 'watch']) {
+      expect(await allowed({ verb, resource: 'serviceaccounts' }), verb).toBe(true);
+    }
+    expect(await allowed({ verb: 'update', resource: 'serviceaccounts', namespace: ns.name })).toBe(false);
+    expect(await allowed({ verb: 'get', resource: 'secrets', namespace: ns.name })).toBe(false);
+    expect(await allowed({ verb: 'list', resource: 'secrets' })).toBe(false);
+    expect(await allowed({ verb: 'create', resource: 'pods', namespace: ns.name })).toBe(false);
+  });
+
+  it('cannot read Secrets (403 from the API server)', async () => {
+    await core.createNamespacedSecret({
+      namespace: ns.name,
+      body: { metadata: { name: 'top-secret' }, stringData: { password: 'hunter2' } },
+    });
+    const get = await expectApiError(
+      limited.core.readNamespacedSecret({ name: 'top-secret', namespace: ns.name }),
+    );
+    expect(get.code).toBe(403);
+    expect(get.reason).toBe('Forbidden');
+    expect(get.message).toContain(`system:serviceaccount:${ns.name}:${IDENTITY}`);
+    expect((await expectApiError(limited.core.listSecretForAllNamespaces())).code).toBe(403);
+  });
+});
