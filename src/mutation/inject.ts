@@ -1,6 +1,13 @@
 // The pure mutation: Pod + Identity in, mutated Pod + warnings out. No I/O, no annotations: the
 // identity rules decided everything already. Only appends; never changes or reorders what exists.
-import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Pod,
+  V1PodSpec,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type { Identity } from '../identity/rules.js';
 
 export const TOKEN_VOLUME_NAME = 'aws-iam-token';
@@ -11,27 +18,38 @@ export interface MutationResult {
   warnings: string[];
 }
 
+/**
+ * Copies only what it changes (the Pod, its spec, and the containers it touches); everything else is
+ * shared with `original`, which stays unmodified. Besides saving the clone, shared parts let the
+ * diff skip them by identity, so the cost follows what changed, not the size of the Pod.
+ */
 export function injectIdentity(original: V1Pod, identity: Identity): MutationResult {
-  const pod = structuredClone(original);
+  const spec = original.spec;
   const warnings: string[] = [];
-  const spec = pod.spec;
-  if (spec === undefined) return { pod, warnings };
-  const tokenFile = tokenFilePath(identity.tokenMountPath, isWindows(pod));
-  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
-    if (identity.skipContainers.has(container.name)) continue;
+  if (spec === undefined) return { pod: original, warnings };
+  const tokenFile = tokenFilePath(identity.tokenMountPath, isWindows(original));
+  const inject = (container: V1Container): V1Container => {
+    if (identity.skipContainers.has(container.name)) return container;
     const env = identityEnv(container, identity, tokenFile, warnings);
-    if (env.length > 0) container.env = [...(container.env ?? []), ...env];
-    if (!mountsToken(container, identity.tokenMountPath)) {
-      const mount: V1VolumeMount = {
+    const mount = !mountsToken(container, identity.tokenMountPath);
+    if (env.length === 0 && !mount) return container;
+    const injected = { ...container };
+    if (env.length > 0) injected.env = [...(container.env ?? []), ...env];
+    if (mount) {
+      const tokenMount: V1VolumeMount = {
         name: TOKEN_VOLUME_NAME,
         readOnly: true,
         mountPath: identity.tokenMountPath,
       };
-      container.volumeMounts = [...(container.volumeMounts ?? []), mount];
+      injected.volumeMounts = [...(container.volumeMounts ?? []), tokenMount];
     }
-  }
-  if (needsTokenVolume(pod)) spec.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
-  return { pod, warnings };
+    return injected;
+  };
+  const mutated = { ...spec };
+  if (spec.initContainers !== undefined) mutated.initContainers = spec.initContainers.map(inject);
+  mutated.containers = spec.containers.map(inject);
+  if (needsTokenVolume(mutated)) mutated.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
+  return { pod: { ...original, spec: mutated }, warnings };
 }
 
 /** The variables this container lacks, in the Go webhook's order. */
@@ -74,8 +92,7 @@ function mountsToken(container: V1Container, mountPath: string): boolean {
   );
 }
 
-function needsTokenVolume(pod: V1Pod): boolean {
-  const spec = pod.spec!;
+function needsTokenVolume(spec: V1PodSpec): boolean {
   if ((spec.volumes ?? []).some((volume) => volume.name === TOKEN_VOLUME_NAME)) return false;
   return [...(spec.initContainers ?? []), ...spec.containers].some((container) =>
     (container.volumeMounts ?? []).some((mount) => mount.name === TOKEN_VOLUME_NAME),
