@@ -22,7 +22,7 @@ import {
   useE2E,
   type TestNamespace,
 } from './harness/cluster.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 import { startWebhook, type WebhookProcess } from './harness/webhook.js';
 
 const { core } = useE2E();

@@ -23,7 +23,7 @@ import {
   useE2E,
   type TestNamespace,
 } from './harness/cluster.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 import { startWebhook, writeTokenKubeconfig } from './harness/webhook.js';
 
 const { ctx, core, rbac } = useE2E();

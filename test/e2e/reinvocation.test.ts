@@ -20,7 +20,7 @@ import {
   type TestNamespace,
 } from './harness/cluster.js';
 import { startContainerAddingWebhook, type ContainerAddingWebhook } from './harness/test-webhook.js';
-import { waitFor } from './harness/wait.js';
+import { waitFor } from '../support/wait.js';
 import { startWebhook, type WebhookProcess } from './harness/webhook.js';
 
 useE2E();

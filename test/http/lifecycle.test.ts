@@ -124,8 +124,9 @@ describe('certificate reload', () => {
     expect(after).not.toBe(before);
     const port = running.port;
     await waitFor(
-      async () => (await servedFingerprint(port, certs.ca)) === after,
       'the rotated certificate to be served',
+      async () => ((await servedFingerprint(port, certs.ca)) === after ? true : undefined),
+      { intervalMs: 25 },
     );
 
     source.release();
@@ -144,9 +145,8 @@ describe('certificate reload', () => {
     const before = await fingerprintOf(certs.certFile);
     const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
     await copyFile(other.key, certs.keyFile);
-    await waitFor(
-      async () => logs.some((line) => line.includes('serving certificate not reloaded')),
-      'the reload error to be logged',
+    await waitFor('the reload error to be logged', () =>
+      logs.some((line) => line.includes('serving certificate not reloaded')) ? true : undefined,
     );
     expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
     expect((await post(running.port, certs.ca, podReview(appPod('x')))).status).toBe(200);
@@ -208,7 +208,13 @@ describe('shutdown', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(async () => output.includes('pod-identity-webhook serving'), 'the CLI to start serving');
+    await waitFor(
+      'the CLI to start serving',
+      () => (output.includes('pod-identity-webhook serving') ? true : undefined),
+      {
+        intervalMs: 25,
+      },
+    );
     const port = (
       JSON.parse(output.split('\n').find((l) => l.includes('pod-identity-webhook serving'))!) as {
         port: number;

@@ -18,7 +18,7 @@ import {
 import { afterAll, beforeEach, inject } from 'vitest';
 import type { E2EContext } from './context.js';
 import { httpsRequest } from './https.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 export const SKIP_LABEL = 'eks.amazonaws.com/skip-pod-identity-webhook';

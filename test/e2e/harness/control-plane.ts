@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpsRequest } from './https.js';
 import { freePort, ManagedProcess } from './processes.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 import type { CertificateFiles } from './context.js';
 
 export interface ControlPlaneOptions {

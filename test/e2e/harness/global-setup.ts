@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { ControlPlane } from './control-plane.js';
 import type { E2EContext } from './context.js';
 import { httpsRequest } from './https.js';
-import { createCA, createRsaKeyPair, issueCertificate } from './pki.js';
+import { createCA, createRsaKeyPair, issueCertificate } from '../../../scripts/pki.mjs';
 import { reapRecorded } from './processes.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));

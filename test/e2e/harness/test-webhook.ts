@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { caBundleOf, cluster, deferCleanup, uniqueSuffix, type WebhookEndpoint } from './cluster.js';
-import { issueCertificate } from './pki.js';
+import { issueCertificate } from '../../../scripts/pki.mjs';
 
 export interface AdmissionReview {
   apiVersion: string;

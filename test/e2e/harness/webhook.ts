@@ -14,9 +14,9 @@ import {
   type WebhookEndpoint,
 } from './cluster.js';
 import { httpsRequest } from './https.js';
-import { issueCertificate } from './pki.js';
+import { issueCertificate } from '../../../scripts/pki.mjs';
 import { freePort, ManagedProcess, type Exit } from './processes.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../support/wait.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const cliPath = join(repoRoot, 'dist', 'cli.js');
