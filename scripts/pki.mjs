@@ -8,6 +8,9 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** A new P-256 key, unencrypted: small, fast, and accepted by Node, Go and kube-apiserver. */
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
 async function openssl(args, options = {}) {
   try {
     await run('openssl', args, options);
@@ -24,11 +27,7 @@ export async function createCA(dir, name = 'ca', commonName = 'pod-identity-webh
   await openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_EC_KEY,
     '-keyout',
     key,
     '-out',
@@ -69,20 +68,7 @@ export async function issueCertificate(
   ];
   if (sans.length > 0) lines.push(`subjectAltName=${sans.join(',')}`);
   await writeFile(ext, `${lines.join('\n')}\n`);
-  await openssl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    subject,
-  ]);
+  await openssl(['req', ...NEW_EC_KEY, '-keyout', key, '-out', csr, '-subj', subject]);
   await openssl([
     'x509',
     '-req',
