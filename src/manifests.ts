@@ -7,7 +7,7 @@ export function parseManifests(text: string, origin: string): Manifest[] {
   const manifests: Manifest[] = [];
   for (const document of parseAllDocuments(text)) {
     if (document.errors.length > 0)
-      throw new Error(`${origin}: ${document.errors[0]!.message.split('\n')[0]}`);
+      throw new Error(`${origin}: ${document.errors[0]!.message.split('\n')[0]!.replace(/:$/, '')}`);
     const value: unknown = document.toJSON();
     if (value === null || value === undefined) continue;
     if (typeof value !== 'object' || Array.isArray(value)) {
