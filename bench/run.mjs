@@ -142,3 +142,52 @@ for (const containers of [1, 5, 20]) {
   const micros = ((performance.now() - started) * 1000) / iterations;
   console.log(`${String(containers).padStart(2)} container(s): ${micros.toFixed(1)} µs per Pod`);
 }
+
+console.log('\nServiceAccount cache memory (heap growth per cached ServiceAccount)');
+const { trimServiceAccount } = await import('../dist/identity/cluster-source.js');
+const COUNT = 20000;
+const account = (i) => ({
+  apiVersion: 'v1',
+  kind: 'ServiceAccount',
+  metadata: {
+    name: `app-${i}`,
+    namespace: `team-${i % 200}`,
+    uid: crypto.randomUUID(),
+    resourceVersion: String(100000 + i),
+    creationTimestamp: '2026-01-01T00:00:00Z',
+    labels: { 'app.kubernetes.io/name': `app-${i}`, 'app.kubernetes.io/managed-by': 'Helm' },
+    annotations: {
+      'eks.amazonaws.com/role-arn': `arn:aws:iam::111122223333:role/app-${i}`,
+      'meta.helm.sh/release-name': `app-${i}`,
+      'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
+        metadata: { name: `app-${i}` },
+      }).repeat(8),
+    },
+    managedFields: [
+      {
+        manager: 'helm',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-01-01T00:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': {} },
+      },
+    ],
+  },
+  secrets: [{ name: `app-${i}-token` }],
+});
+const heapFor = (make) => {
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const kept = Array.from({ length: COUNT }, (_, i) => make(i));
+  globalThis.gc?.();
+  const bytes = (process.memoryUsage().heapUsed - before) / COUNT;
+  return { bytes, kept };
+};
+const full = heapFor(account);
+full.kept.length = 0;
+const trimmed = heapFor((i) => trimServiceAccount('eks.amazonaws.com', account(i)));
+console.log(`full objects:    ${full.bytes.toFixed(0)} bytes each`);
+console.log(
+  `trimmed (cache): ${trimmed.bytes.toFixed(0)} bytes each (${COUNT} ServiceAccounts${globalThis.gc ? '' : '; run with --expose-gc for steadier numbers'})`,
+);

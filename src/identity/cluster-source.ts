@@ -36,6 +36,18 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
+/** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
+export function trimServiceAccount(annotationPrefix: string, account: V1ServiceAccount): V1ServiceAccount {
+  return {
+    metadata: {
+      name: account.metadata?.name,
+      namespace: account.metadata?.namespace,
+      resourceVersion: account.metadata?.resourceVersion,
+      annotations: relevantAnnotations(annotationPrefix, account.metadata?.annotations),
+    },
+  };
+}
+
 /** Passes watch events through `trim` before ListWatch stores them. */
 class TrimmingWatch extends Watch {
   constructor(
@@ -72,14 +84,7 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     const { kubeConfig, annotationPrefix } = options;
     this.log = options.log;
     this.api = kubeConfig.makeApiClient(CoreV1Api);
-    const trim = (account: V1ServiceAccount): V1ServiceAccount => ({
-      metadata: {
-        name: account.metadata?.name,
-        namespace: account.metadata?.namespace,
-        resourceVersion: account.metadata?.resourceVersion,
-        annotations: relevantAnnotations(annotationPrefix, account.metadata?.annotations),
-      },
-    });
+    const trim = (account: V1ServiceAccount) => trimServiceAccount(annotationPrefix, account);
     this.informer = new ListWatch(PATH, new TrimmingWatch(kubeConfig, trim), () => this.listAll(trim), false);
     this.informer.on('error', (error: unknown) => this.onWatchError(error));
     this.lookup = createLookup({
