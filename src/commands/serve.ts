@@ -3,7 +3,6 @@ import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent, Logger } from 'pino';
 import { createLogger } from '../log.js';
-import { ClusterServiceAccountSource, loadKubeConfig } from '../identity/cluster-source.js';
 import { FileServiceAccountSource } from '../identity/file-source.js';
 import type { ServiceAccountSource } from '../identity/source.js';
 import type { MutationOptions } from '../options.js';
@@ -108,6 +107,9 @@ async function createSource(
     );
     return { source, synced: () => true, stopSource: async () => {} };
   }
+  // Loaded only here: @kubernetes/client-node costs ~90 MB and ~300 ms to import, which local runs
+  // from a file and the `mutate` command need not pay.
+  const { ClusterServiceAccountSource, loadKubeConfig } = await import('../identity/cluster-source.js');
   const source = new ClusterServiceAccountSource({
     kubeConfig: loadKubeConfig(flags.kubeconfig),
     annotationPrefix: options.annotationPrefix,
