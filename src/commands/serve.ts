@@ -45,6 +45,7 @@ export async function serve(
   const log = deps.log ?? createLogger(flags.logLevel);
   const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
   let keyPair = await loadKeyPair(flags.tlsCert, flags.tlsKey);
+  // The cache-size gauge reads the source at scrape time; the source reports lookups to the metrics.
   const metrics = createMetrics(() => source.size());
   const { source, synced, stopSource } = deps.source
     ? { source: deps.source, synced: () => true, stopSource: async () => {} }
