@@ -1,32 +1,23 @@
 // The webhook runs with the least privilege it documents: a ServiceAccount bound only to a
 // ClusterRole with get/list/watch on ServiceAccounts (token from the TokenRequest API).
-import { join } from 'node:path';
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1ResourceAttributes,
-} from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createPod,
   createServiceAccount,
   createTestNamespace,
-  deferCleanup,
   expectApiError,
   injectedRoleArn,
   podManifest,
   readPod,
   registerPodIdentityWebhook,
   roleArn,
-  uniqueSuffix,
   useE2E,
   type TestNamespace,
 } from './harness/cluster.js';
-import { waitFor } from '../support/wait.js';
-import { startWebhook, writeTokenKubeconfig } from './harness/webhook.js';
+import { limitedIdentity, startWebhook } from './harness/webhook.js';
 
-const { ctx, core, rbac } = useE2E();
+const { core } = useE2E();
 
 const IDENTITY = 'pod-identity-webhook';
 let ns: TestNamespace;
@@ -42,45 +33,13 @@ async function allowed(attributes: V1ResourceAttributes): Promise<boolean> {
 beforeAll(async () => {
   ns = await createTestNamespace('rbac');
   await createServiceAccount(ns.name, 'app', { roleArn: roleArn('rbac') });
-  await createServiceAccount(ns.name, IDENTITY);
-
-  const roleName = `e2e-pod-identity-webhook-${uniqueSuffix()}`;
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: roleName },
-      rules: [{ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] }],
-    },
-  });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: roleName },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
-      subjects: [{ kind: 'ServiceAccount', name: IDENTITY, namespace: ns.name }],
-    },
-  });
-  deferCleanup(async () => {
-    await rbac.deleteClusterRoleBinding({ name: roleName });
-    await rbac.deleteClusterRole({ name: roleName });
-  });
-
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
-    name: IDENTITY,
-    namespace: ns.name,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const kubeconfig = await writeTokenKubeconfig(
-    join(ctx.runDir, `${ns.name}.kubeconfig`),
-    tokenRequest.status?.token ?? '',
-    `system:serviceaccount:${ns.name}:${IDENTITY}`,
-  );
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  limited = { core: kc.makeApiClient(CoreV1Api), authorization: kc.makeApiClient(AuthorizationV1Api) };
-  // The RBAC authorizer picks up the new binding from its own informer: wait for it.
-  await waitFor('the ClusterRoleBinding to take effect', async () =>
-    (await allowed({ verb: 'watch', resource: 'serviceaccounts' })) ? true : undefined,
-  );
-
+  const { kubeconfig, kubeConfig } = await limitedIdentity(ns.name, IDENTITY, [
+    { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch'] },
+  ]);
+  limited = {
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    authorization: kubeConfig.makeApiClient(AuthorizationV1Api),
+  };
   const webhook = await startWebhook({ name: 'rbac', kubeconfig });
   await registerPodIdentityWebhook({ endpoint: webhook, namespace: ns });
 });
