@@ -35,6 +35,12 @@ function arg<T>(parse: (flag: string, value: string) => T, flag: string): (value
 
 const port = (flag: string) => arg((f, v) => parseInteger(f, v, 0, 65535), flag);
 
+/**
+ * Flags of the Go webhook that only served its in-cluster certificate mode or klog. Accepted so its
+ * Deployment arguments work unchanged; `serve` logs that they are ignored.
+ */
+const GO_ONLY_FLAGS = ['--in-cluster', '--namespace', '--service-name', '--tls-secret', '--logtostderr'];
+
 function withMutationFlags(command: Command): Command {
   return command
     .option(
@@ -106,8 +112,18 @@ withMutationFlags(program.command('serve').description('run the HTTPS webhook'))
     1000,
   )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .addOption(new Option('--in-cluster [bool]').hideHelp().argParser(arg(parseBoolean, '--in-cluster')))
+  .addOption(new Option('--namespace <namespace>').hideHelp())
+  .addOption(new Option('--service-name <name>').hideHelp())
+  .addOption(new Option('--tls-secret <name>').hideHelp())
+  .addOption(new Option('--logtostderr [bool]').hideHelp())
   .action(async (flags: Record<string, unknown>) => {
     try {
+      if (flags['inCluster'] === true) {
+        throw new Error(
+          '--in-cluster=true (certificates from the deprecated CSR signer) is not supported; pass --tls-cert and --tls-key, e.g. from cert-manager',
+        );
+      }
       await serveUntilSignalled(
         {
           port: flags['port'] as number,
@@ -119,6 +135,9 @@ withMutationFlags(program.command('serve').description('run the HTTPS webhook'))
           serviceAccounts: flags['serviceAccounts'] as string | undefined,
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
           logLevel: flags['logLevel'] as LevelWithSilent,
+          ignoredFlags: GO_ONLY_FLAGS.filter(
+            (flag) => flags[flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] !== undefined,
+          ),
         },
         mutationOptions(flags),
       );

@@ -20,6 +20,8 @@ export interface ServeFlags {
   serviceAccounts?: string;
   serviceAccountLookupGracePeriod: number;
   logLevel: LevelWithSilent;
+  /** Flags accepted for compatibility with the Go webhook that have no effect here. */
+  ignoredFlags?: string[];
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -81,6 +83,9 @@ export async function serve(
   const port = (app.server.address() as AddressInfo).port;
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ port, metricsPort, options }, 'pod-identity-webhook serving');
+  if (flags.ignoredFlags?.length) {
+    log.warn({ flags: flags.ignoredFlags }, 'flags of the Go webhook accepted for compatibility and ignored');
+  }
 
   return {
     port,

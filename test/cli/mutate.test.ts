@@ -190,6 +190,12 @@ describe('the executable', () => {
     }
   });
 
+  it('refuses the Go webhook’s --in-cluster=true mode with the way out', async () => {
+    const result = await run(['serve', '--in-cluster=true']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/--in-cluster=true .+ is not supported; pass --tls-cert and --tls-key/);
+  });
+
   it('exits 1 with a clear message when serve cannot start', async () => {
     const result = await run([
       'serve',

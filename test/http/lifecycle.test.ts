@@ -186,7 +186,7 @@ describe('shutdown', () => {
     agent.destroy();
   });
 
-  it('exits with status 0 soon after SIGTERM when run from the CLI', async () => {
+  it('takes the Go webhook’s Deployment flags and exits with status 0 soon after SIGTERM', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -202,6 +202,10 @@ describe('shutdown', () => {
         certs.keyFile,
         '--service-accounts',
         'examples/service-accounts.yaml',
+        // As in the Go webhook's Deployment: accepted, and reported as ignored.
+        '--in-cluster=false',
+        '--namespace=default',
+        '--service-name=pod-identity-webhook',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -226,5 +230,8 @@ describe('shutdown', () => {
     expect(await exited).toBe(0);
     expect(output).toContain('"signal":"SIGTERM"');
     expect(output).toContain('shut down');
+    expect(output).toContain(
+      '"flags":["--in-cluster","--namespace","--service-name"],"msg":"flags of the Go webhook accepted for compatibility and ignored"',
+    );
   });
 });
