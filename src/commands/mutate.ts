@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { admit } from '../admission/admit.js';
-import { parseReview, type AdmissionReview } from '../admission/review.js';
+import { isPodCreate, parseReview, type AdmissionReview } from '../admission/review.js';
 import { FileServiceAccountSource } from '../identity/file-source.js';
 import { parseManifests } from '../manifests.js';
 import { applyPatch } from '../mutation/patch.js';
@@ -26,6 +26,12 @@ export async function mutate(
   options: MutationOptions,
 ): Promise<string> {
   const review = toReview(input, origin, flags.namespace);
+  if (flags.output === 'pod' && !isPodCreate(review.request)) {
+    const { operation, resource } = review.request;
+    throw new Error(
+      `${origin}: --output pod needs a Pod CREATE, got ${operation} of ${resource.resource}; use --output review`,
+    );
+  }
   const source = flags.serviceAccounts
     ? await FileServiceAccountSource.fromFile(flags.serviceAccounts)
     : new FileServiceAccountSource([]);
