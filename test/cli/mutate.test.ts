@@ -133,6 +133,12 @@ describe('mutate', () => {
       /^pod-identity-webhook: package.json: object 1 must be a ServiceAccount, got kind nothing\n$/,
     ],
     [
+      'a review with no Pod to print',
+      ['mutate', '--output', 'pod'],
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"DELETE"}}',
+      /^pod-identity-webhook: stdin: --output pod needs a Pod CREATE, got DELETE of pods; use --output review\n$/,
+    ],
+    [
       'a bad flag value',
       ['mutate', '--token-expiration', '10'],
       pod,
