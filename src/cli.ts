@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { mutate, OUTPUTS, readInput, type Output } from './commands/mutate.js';
-import { serveUntilSignalled } from './commands/serve.js';
+import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from './commands/serve.js';
+import { goFlagWarnings, withGoFlags } from './go-flags.js';
 import { LOG_LEVELS } from './log.js';
 import {
   DEFAULT_MUTATION_OPTIONS as D,
   MAX_TOKEN_EXPIRATION,
   MIN_TOKEN_EXPIRATION,
   parseBoolean,
-  parseDuration,
+  parseBoundedDuration,
   parseInteger,
   validateMutationOptions,
   type MutationOptions,
@@ -35,11 +36,16 @@ function arg<T>(parse: (flag: string, value: string) => T, flag: string): (value
 
 const port = (flag: string) => arg((f, v) => parseInteger(f, v, 0, 65535), flag);
 
-/**
- * Flags of the Go webhook that only served its in-cluster certificate mode or klog. Accepted so its
- * Deployment arguments work unchanged; `serve` logs that they are ignored.
- */
-const GO_ONLY_FLAGS = ['--in-cluster', '--namespace', '--service-name', '--tls-secret', '--logtostderr'];
+/** What the command line asked for but got otherwise; `serve` logs these, `mutate` prints them. */
+const startupWarnings: string[] = [];
+
+/** As in the Go webhook, a lifetime below Kubernetes' minimum is raised to it, not refused. */
+function tokenExpiration(flag: string, value: string): number {
+  const seconds = parseInteger(flag, value, 0, MAX_TOKEN_EXPIRATION);
+  if (seconds >= MIN_TOKEN_EXPIRATION) return seconds;
+  startupWarnings.push(`${flag} ${seconds} is below the minimum; raised to ${MIN_TOKEN_EXPIRATION}`);
+  return MIN_TOKEN_EXPIRATION;
+}
 
 function withMutationFlags(command: Command): Command {
   return command
@@ -53,7 +59,7 @@ function withMutationFlags(command: Command): Command {
     .option(
       '--token-expiration <seconds>',
       'projected token lifetime',
-      arg((f, v) => parseInteger(f, v, MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION), '--token-expiration'),
+      arg(tokenExpiration, '--token-expiration'),
       D.tokenExpiration,
     )
     .option(
@@ -87,9 +93,12 @@ function fail(error: unknown): never {
 const program = new Command('pod-identity-webhook')
   .description('Mutating admission webhook that gives Pods AWS IAM roles through their ServiceAccount (IRSA)')
   .version(version, '--version')
-  .showHelpAfterError('(run with --help for usage)');
+  // Usage errors are one line, like every other error: `pod-identity-webhook: <what is wrong>`.
+  .configureOutput({
+    outputError: (text, write) => write(`pod-identity-webhook: ${text.replace(/^error: /, '').trim()}\n`),
+  });
 
-withMutationFlags(program.command('serve').description('run the HTTPS webhook'))
+withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')))
   .option('--port <port>', 'HTTPS port', port('--port'), 8443)
   .option('--metrics-port <port>', 'plain-HTTP port for /metrics', port('--metrics-port'), 9999)
   .option(
@@ -107,23 +116,24 @@ withMutationFlags(program.command('serve').description('run the HTTPS webhook'))
   .option('--service-accounts <file>', 'read ServiceAccounts from this YAML/JSON file instead of the cluster')
   .option(
     '--service-account-lookup-grace-period <duration>',
-    'how long a cache miss may wait for a live lookup',
-    arg(parseDuration, '--service-account-lookup-grace-period'),
+    'how long a cache miss may wait for a live lookup (0: no live lookup)',
+    // kube-apiserver waits at most 30s for a webhook.
+    arg((f, v) => parseBoundedDuration(f, v, 30_000, '30s'), '--service-account-lookup-grace-period'),
     1000,
   )
+  .option(
+    '--shutdown-delay <duration>',
+    'after SIGTERM, how long to keep serving while /readyz fails, so endpoints drop the Pod first',
+    arg(
+      (f, v) => parseBoundedDuration(f, v, SHUTDOWN_TIMEOUT_MS / 2, `${SHUTDOWN_TIMEOUT_MS / 2000}s`),
+      '--shutdown-delay',
+    ),
+    2000,
+  )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-  .addOption(new Option('--in-cluster [bool]').hideHelp().argParser(arg(parseBoolean, '--in-cluster')))
-  .addOption(new Option('--namespace <namespace>').hideHelp())
-  .addOption(new Option('--service-name <name>').hideHelp())
-  .addOption(new Option('--tls-secret <name>').hideHelp())
-  .addOption(new Option('--logtostderr [bool]').hideHelp())
   .action(async (flags: Record<string, unknown>) => {
     try {
-      if (flags['inCluster'] === true) {
-        throw new Error(
-          '--in-cluster=true (certificates from the deprecated CSR signer) is not supported; pass --tls-cert and --tls-key, e.g. from cert-manager',
-        );
-      }
+      startupWarnings.push(...goFlagWarnings(flags));
       await serveUntilSignalled(
         {
           port: flags['port'] as number,
@@ -134,10 +144,9 @@ withMutationFlags(program.command('serve').description('run the HTTPS webhook'))
           kubeconfig: flags['kubeconfig'] as string | undefined,
           serviceAccounts: flags['serviceAccounts'] as string | undefined,
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
+          shutdownDelay: flags['shutdownDelay'] as number,
           logLevel: flags['logLevel'] as LevelWithSilent,
-          ignoredFlags: GO_ONLY_FLAGS.filter(
-            (flag) => flags[flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase())] !== undefined,
-          ),
+          startupWarnings,
         },
         mutationOptions(flags),
       );
@@ -171,6 +180,8 @@ withMutationFlags(
         },
         mutationOptions(flags),
       );
+      for (const warning of startupWarnings)
+        process.stderr.write(`pod-identity-webhook: warning: ${warning}\n`);
       process.stdout.write(output);
     } catch (error) {
       fail(error);

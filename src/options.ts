@@ -46,11 +46,37 @@ export function parseInteger(flag: string, value: string, min: number, max: numb
   return n;
 }
 
+const DURATION_UNITS_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration (`time.ParseDuration`), as the Go webhook's flags take: `0`, `500ms`, `1m30s`. In ms. */
 export function parseDuration(flag: string, value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value);
-  if (!match) throw new OptionError(`${flag} must be a duration such as 500ms, 1s or 2m, got "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
-  return Number(match[1]) * unit;
+  if (value === '0') return 0;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let ms = 0;
+  let matched = 0;
+  for (let match = part.exec(value); match !== null; match = part.exec(value)) {
+    ms += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
+    matched = part.lastIndex;
+  }
+  if (value === '' || matched !== value.length) {
+    throw new OptionError(`${flag} must be a duration such as 0, 500ms, 2s or 1m30s, got "${value}"`);
+  }
+  return ms;
+}
+
+/** A duration no longer than `maxMs`, named in the error as `maxText`. */
+export function parseBoundedDuration(flag: string, value: string, maxMs: number, maxText: string): number {
+  const ms = parseDuration(flag, value);
+  if (ms > maxMs) throw new OptionError(`${flag} must be at most ${maxText}, got "${value}"`);
+  return ms;
 }
 
 /** Validates a complete set of mutation options, e.g. one read from a fixture's options.json. */

@@ -19,6 +19,11 @@ export interface Admission {
   outcome: 'mutated' | 'unchanged';
   patch: Operation[];
   warnings: string[];
+}
+
+/** What the log line of a review says; filled in as it becomes known, so failures are described too. */
+export interface ReviewSummary {
+  uid?: string;
   namespace?: string;
   /** The Pod's name, or its generateName for Pods whose name the API server has yet to pick. */
   pod?: string;
@@ -33,8 +38,11 @@ export interface AdmitDependencies {
 export async function admit(
   review: AdmissionReview,
   { source, options }: AdmitDependencies,
+  summary: ReviewSummary = {},
 ): Promise<Admission> {
   const { request, apiVersion } = review;
+  summary.uid = request.uid;
+  summary.namespace = request.namespace;
   if (!isPodCreate(request)) {
     return {
       response: reviewResponse(apiVersion, request.uid, [], []),
@@ -46,22 +54,21 @@ export async function admit(
   const pod = validatePod(request.object, 'request.object');
   const namespace = pod.metadata?.namespace || request.namespace || 'default';
   const serviceAccount = pod.spec?.serviceAccountName || 'default';
-  const described = {
+  Object.assign(summary, {
     namespace,
     pod: pod.metadata?.name || pod.metadata?.generateName || '',
     serviceAccount,
-  };
-  const { patch, warnings } = await mutate(pod, namespace, serviceAccount, source, options);
+  });
+  const { patch, warnings } = await mutatePod(pod, namespace, serviceAccount, source, options);
   return {
     response: reviewResponse(apiVersion, request.uid, patch, warnings),
     outcome: patch.length > 0 ? 'mutated' : 'unchanged',
     patch,
     warnings,
-    ...described,
   };
 }
 
-async function mutate(
+async function mutatePod(
   pod: V1Pod,
   namespace: string,
   name: string,

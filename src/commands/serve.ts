@@ -1,6 +1,8 @@
 // `serve`: the HTTPS webhook, its metrics port, certificate reload and graceful shutdown.
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { FileServiceAccountSource } from '../identity/file-source.js';
@@ -19,9 +21,11 @@ export interface ServeFlags {
   kubeconfig?: string;
   serviceAccounts?: string;
   serviceAccountLookupGracePeriod: number;
+  /** Milliseconds between SIGTERM (readiness off) and closing the listener. */
+  shutdownDelay: number;
   logLevel: LevelWithSilent;
-  /** Flags accepted for compatibility with the Go webhook that have no effect here. */
-  ignoredFlags?: string[];
+  /** What the command line asked for but got otherwise (a raised value, an ignored Go flag). */
+  startupWarnings?: string[];
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -78,20 +82,20 @@ export async function serve(
     },
     (error) => log.error({ err: error }, 'serving certificate not reloaded; keeping the previous one'),
   );
-  await app.listen({ port: flags.port, host: '0.0.0.0' });
+  await listenOnAllAddresses(app, flags.port);
   const metricsServer = await serveMetrics(metrics.registry, flags.metricsPort);
   const port = (app.server.address() as AddressInfo).port;
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ port, metricsPort, options }, 'pod-identity-webhook serving');
-  if (flags.ignoredFlags?.length) {
-    log.warn({ flags: flags.ignoredFlags }, 'flags of the Go webhook accepted for compatibility and ignored');
-  }
+  for (const warning of flags.startupWarnings ?? []) log.warn(warning);
 
   return {
     port,
     metricsPort,
     async shutdown() {
       shuttingDown = true;
+      // Keep answering while /readyz fails, so the endpoints drop this Pod before it stops listening.
+      await delay(flags.shutdownDelay);
       stopWatching();
       await app.close();
       await Promise.all([new Promise((resolve) => metricsServer.close(resolve)), stopSource()]);
@@ -128,6 +132,17 @@ async function createSource(
     if (source.synced) log.info({ serviceAccounts: source.size() }, 'ServiceAccount cache synced');
   });
   return { source, synced: () => source.synced, stopSource: () => source.stop() };
+}
+
+/** IPv6 and IPv4 (pods in IPv6 clusters have only IPv6 addresses); IPv4 alone where IPv6 is off. */
+async function listenOnAllAddresses(app: FastifyInstance, port: number): Promise<void> {
+  try {
+    await app.listen({ port, host: '::' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
+    await app.listen({ port, host: '0.0.0.0' });
+  }
 }
 
 /** Runs `serve` until SIGTERM or SIGINT, then exits within SHUTDOWN_TIMEOUT_MS. */

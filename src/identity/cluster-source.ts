@@ -5,7 +5,10 @@ import {
   CoreV1Api,
   KubeConfig,
   ListWatch,
+  Observable,
   Watch,
+  type RequestContext,
+  type ResponseContext,
   type V1ServiceAccount,
   type V1ServiceAccountList,
 } from '@kubernetes/client-node';
@@ -89,7 +92,7 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     this.informer.on('error', (error: unknown) => this.onWatchError(error));
     this.lookup = createLookup({
       cached: (namespace, name) => this.informer.get(name, namespace),
-      fetch: (namespace, name) => this.read(namespace, name),
+      fetch: (namespace, name, signal) => this.read(namespace, name, signal),
       gracePeriodMs: options.gracePeriodMs,
       onMiss: options.onMiss,
       onLiveLookup: options.onLiveLookup,
@@ -154,9 +157,25 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     return { items, metadata: { resourceVersion } };
   }
 
-  private async read(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
+  private async read(
+    namespace: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<V1ServiceAccount | undefined> {
+    const abortable = {
+      middleware: [
+        {
+          pre: (context: RequestContext) => {
+            context.setSignal(signal);
+            return new Observable(Promise.resolve(context));
+          },
+          post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+        },
+      ],
+      middlewareMergeStrategy: 'append' as const,
+    };
     try {
-      return await this.api.readNamespacedServiceAccount({ name, namespace });
+      return await this.api.readNamespacedServiceAccount({ name, namespace }, abortable);
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
       throw error;

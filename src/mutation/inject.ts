@@ -46,7 +46,8 @@ export function injectIdentity(original: V1Pod, identity: Identity): MutationRes
     return injected;
   };
   const mutated = { ...spec };
-  if (spec.initContainers !== undefined) mutated.initContainers = spec.initContainers.map(inject);
+  // JSON may carry null where the types say undefined.
+  if (spec.initContainers) mutated.initContainers = spec.initContainers.map(inject);
   mutated.containers = spec.containers.map(inject);
   if (needsTokenVolume(mutated)) mutated.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
   return { pod: { ...original, spec: mutated }, warnings };

@@ -4,12 +4,13 @@ import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { admit, type AdmitDependencies } from '../admission/admit.js';
+import { admit, type AdmitDependencies, type ReviewSummary } from '../admission/admit.js';
 import { InvalidReviewError, parseReview } from '../admission/review.js';
 import { ServiceAccountLookupError } from '../identity/source.js';
 import type { Metrics, Outcome } from './metrics.js';
 
 export const BODY_LIMIT = 3 * 1024 * 1024;
+const MUTATE = '/mutate';
 
 export interface AppOptions extends AdmitDependencies {
   https: ServerOptions;
@@ -19,16 +20,9 @@ export interface AppOptions extends AdmitDependencies {
   notReadyReasons(): string[];
 }
 
-interface ReviewLog {
-  uid?: string;
-  namespace?: string;
-  pod?: string;
-  serviceAccount?: string;
-}
-
 declare module 'fastify' {
   interface FastifyRequest {
-    review: ReviewLog;
+    review: ReviewSummary;
     startedAt: number;
   }
 }
@@ -51,7 +45,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     request.startedAt = performance.now();
   });
 
-  const record = (outcome: Outcome, startedAt: number, fields: ReviewLog, extra: object = {}): void => {
+  const record = (outcome: Outcome, startedAt: number, fields: ReviewSummary, extra: object = {}): void => {
     const seconds = (performance.now() - startedAt) / 1000;
     metrics.requests.inc({ outcome });
     metrics.duration.observe({ outcome }, seconds);
@@ -62,32 +56,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     );
   };
 
-  app.post('/mutate', async (request) => {
-    const review = parseReview(request.body);
-    request.review.uid = review.request.uid;
-    request.review.namespace = review.request.namespace;
-    const result = await admit(review, options);
-    const { namespace, pod, serviceAccount, outcome, warnings, patch } = result;
-    record(
-      outcome,
-      request.startedAt,
-      { uid: review.request.uid, namespace, pod, serviceAccount },
-      {
-        operations: patch.length,
-        warnings,
-      },
-    );
+  app.post(MUTATE, async (request) => {
+    const result = await admit(parseReview(request.body), options, request.review);
+    record(result.outcome, request.startedAt, request.review, {
+      operations: result.patch.length,
+      warnings: result.warnings,
+    });
     return result.response;
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = statusOf(error);
     const outcome: Outcome = status < 500 ? 'invalid' : 'error';
-    if (request.url === '/mutate') {
-      record(outcome, request.startedAt, request.review, {
-        status,
-        err: { type: error.name, message: error.message },
-      });
+    // routeOptions.url is the route, not the request line: kube-apiserver calls /mutate?timeout=10s.
+    if (request.routeOptions.url === MUTATE) {
+      record(outcome, request.startedAt, request.review, { status, err: error });
     }
     const message =
       status === 500 && !(error instanceof ServiceAccountLookupError) ? 'internal error' : error.message;

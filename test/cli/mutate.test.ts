@@ -140,16 +140,18 @@ describe('mutate', () => {
     ],
     [
       'a bad flag value',
-      ['mutate', '--token-expiration', '10'],
+      ['mutate', '--token-expiration', 'ten'],
       pod,
-      /--token-expiration must be a whole number from 600 to 4294967296, got "10"/,
+      /^pod-identity-webhook: option '--token-expiration <seconds>' argument 'ten' is invalid. --token-expiration must be a whole number from 0 to 4294967296, got "ten"\n$/,
     ],
     [
       'an unknown output',
       ['mutate', '--output', 'yaml'],
       pod,
-      /argument 'yaml' is invalid. Allowed choices are review, patch, pod/,
+      /^pod-identity-webhook: option '--output <format>' argument 'yaml' is invalid. Allowed choices are review, patch, pod.\n$/,
     ],
+    ['an unknown option', ['mutate', '--nope'], pod, /^pod-identity-webhook: unknown option '--nope'\n$/],
+    ['an unknown command', ['bogus'], '', /^pod-identity-webhook: unknown command 'bogus'\n$/],
     [
       'a bad prefix',
       ['mutate', '--annotation-prefix', 'Not A Prefix'],
@@ -196,10 +198,51 @@ describe('the executable', () => {
     }
   });
 
-  it('refuses the Go webhook’s --in-cluster=true mode with the way out', async () => {
-    const result = await run(['serve', '--in-cluster=true']);
+  it.each([
+    [
+      ['--in-cluster=true'],
+      /^pod-identity-webhook: --in-cluster=true is not supported: .+; pass --tls-cert and --tls-key, e.g. from cert-manager\n$/,
+    ],
+    [
+      ['--watch-config-map'],
+      /^pod-identity-webhook: --watch-config-map=true is not supported: roles from a ConfigMap/,
+    ],
+    [['--compose-role-arn=true'], /^pod-identity-webhook: --compose-role-arn=true is not supported/],
+    [
+      ['--kube-api', 'https://10.0.0.1'],
+      /^pod-identity-webhook: --kube-api is not supported: pass a --kubeconfig/,
+    ],
+    [
+      ['--service-account-lookup-grace-period', '1m'],
+      /^pod-identity-webhook: .+--service-account-lookup-grace-period must be at most 30s, got "1m"\n$/,
+    ],
+    [
+      ['--shutdown-delay', 'soon'],
+      /^pod-identity-webhook: .+--shutdown-delay must be a duration such as 0, 500ms, 2s or 1m30s, got "soon"\n$/,
+    ],
+  ])('serve %j fails at once with one line naming the problem', async (args, message) => {
+    const result = await run(['serve', ...args]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/--in-cluster=true .+ is not supported; pass --tls-cert and --tls-key/);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('raises a --token-expiration below 600, as the Go webhook, and says so', async () => {
+    const file = join(tmp, 'expiration-accounts.yaml');
+    await writeFile(
+      file,
+      `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: default, annotations: {eks.amazonaws.com/role-arn: "${ROLE_ARN}"}}\n`,
+    );
+    const pod = `kind: Pod\nmetadata: {name: a}\nspec: {serviceAccountName: app, containers: [{name: a}]}\n`;
+    const result = await run(
+      ['mutate', '--token-expiration', '300', '--service-accounts', file, '--output', 'pod'],
+      pod,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      'pod-identity-webhook: warning: --token-expiration 300 is below the minimum; raised to 600\n',
+    );
+    const volume = (JSON.parse(result.stdout) as V1Pod).spec?.volumes?.[0];
+    expect(volume?.projected?.sources?.[0]?.serviceAccountToken?.expirationSeconds).toBe(600);
   });
 
   it('exits 1 with a clear message when serve cannot start', async () => {

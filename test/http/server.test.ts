@@ -7,6 +7,21 @@ import { ServiceAccountLookupError } from '../../src/identity/source.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { appPod, podReview, ROLE_ARN, SERVICE_ACCOUNTS_YAML } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
+import { loadFixtures } from '../support/fixtures.js';
+
+/** Every path into a JSON value: object keys and array indexes. */
+function pathsOf(value: unknown, prefix: string[] = []): string[][] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => [
+    [...prefix, key],
+    ...pathsOf(child, [...prefix, key]),
+  ]);
+}
+
+function setAt(root: unknown, path: string[], value: unknown): void {
+  const parent = path.slice(0, -1).reduce((node, key) => (node as Record<string, unknown>)[key], root);
+  (parent as Record<string, unknown>)[path.at(-1)!] = value;
+}
 
 let certs: TestCertificates;
 let server: TestApp;
@@ -127,6 +142,44 @@ describe('POST /mutate', () => {
       { numRuns: 150 },
     );
     await post(podReview(appPod())).expect(200);
+  });
+
+  it('answers a null in any field of a recorded Pod with 200 or 400, never a 5xx', async () => {
+    const fixture = loadFixtures().find((f) => f.name === 'native-sidecar')!;
+    const source = await testApp(certs, fixture.serviceAccounts, fixture.options);
+    try {
+      const statuses = new Map<number, number>();
+      for (const path of pathsOf(fixture.review.request.object)) {
+        const review = structuredClone(fixture.review);
+        setAt(review.request.object, path, null);
+        const response = await request(source.app.server).post('/mutate').ca(certs.ca).send(review);
+        expect([200, 400], `null at /${path.join('/')}: ${response.text}`).toContain(response.status);
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      }
+      expect(statuses.get(200)).toBeGreaterThan(50);
+      expect(statuses.get(400)).toBeGreaterThan(5);
+    } finally {
+      await source.app.close();
+    }
+  });
+
+  it('counts and logs reviews sent to /mutate with a query string, as kube-apiserver sends them', async () => {
+    const before = await server.metrics.registry.getSingleMetricAsString(
+      'pod_identity_webhook_admission_requests_total',
+    );
+    const count = (text: string, outcome: string) =>
+      Number(new RegExp(`outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    await request(server.app.server).post('/mutate?timeout=10s').ca(certs.ca).send([]).expect(400);
+    await request(server.app.server)
+      .post('/mutate?timeout=10s')
+      .ca(certs.ca)
+      .send(podReview(appPod()))
+      .expect(200);
+    const after = await server.metrics.registry.getSingleMetricAsString(
+      'pod_identity_webhook_admission_requests_total',
+    );
+    expect(count(after, 'invalid') - count(before, 'invalid')).toBe(1);
+    expect(count(after, 'mutated') - count(before, 'mutated')).toBe(1);
   });
 
   it('counts outcomes in the metrics', async () => {

@@ -88,6 +88,31 @@ describe('createLookup', () => {
     }
   });
 
+  it('does no live lookup when the grace period is 0, as the Go webhook', async () => {
+    const fetch = vi.fn();
+    const onMiss = vi.fn();
+    const lookup = createLookup({ cached: () => undefined, fetch, gracePeriodMs: 0, onMiss });
+    expect(await lookup('ns', 'a')).toBeUndefined();
+    expect(fetch).not.toHaveBeenCalled();
+    expect(onMiss).toHaveBeenCalledTimes(1);
+  });
+
+  it('aborts a hung live read at the grace period, so the next miss reads afresh', async () => {
+    const signals: AbortSignal[] = [];
+    const fetch = vi.fn(
+      (_ns: string, _name: string, signal: AbortSignal) =>
+        new Promise<V1ServiceAccount | undefined>((_resolve, reject) => {
+          signals.push(signal);
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+    );
+    const lookup = createLookup({ cached: () => undefined, fetch, gracePeriodMs: 50 });
+    await expect(lookup('ns', 'hung')).rejects.toThrow(ServiceAccountLookupError);
+    await vi.waitFor(() => expect(signals[0]?.aborted).toBe(true));
+    await expect(lookup('ns', 'hung')).rejects.toThrow(ServiceAccountLookupError);
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+
   it('turns a failed live lookup into a ServiceAccountLookupError', async () => {
     const lookup = createLookup({
       cached: () => undefined,

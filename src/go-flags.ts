@@ -1,0 +1,62 @@
+// Flags of the Go webhook with no counterpart here, so that its Deployment arguments work
+// unchanged. Those that served only its own certificate mode, klog or debugging are accepted and
+// reported as ignored; those that would change what gets injected are refused when switched on.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseBoolean } from './options.js';
+
+const IGNORED: Array<[flags: string, why: string]> = [
+  ['--namespace <namespace>', 'it named the namespace of --in-cluster certificates'],
+  ['--service-name <name>', 'it named the Service of --in-cluster certificates'],
+  ['--tls-secret <name>', 'it named the Secret of --in-cluster certificates'],
+  ['--logtostderr [bool]', 'logs always go to stdout'],
+  ['--v <level>', 'klog verbosity; use --log-level'],
+  ['--enable-debugging-handlers [bool]', 'no debugging handlers are served'],
+];
+
+const REFUSED_WHEN_ON: Array<[flag: string, why: string]> = [
+  [
+    '--in-cluster',
+    'certificates from the deprecated CSR signer are not supported; pass --tls-cert and --tls-key, e.g. from cert-manager',
+  ],
+  ['--watch-config-map', 'roles from a ConfigMap are not supported; annotate the ServiceAccounts'],
+  ['--compose-role-arn', 'composing role ARNs from role names is not supported; annotate full ARNs'],
+];
+
+const attribute = (flag: string): string =>
+  flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+const nameOf = (flags: string): string => flags.split(' ')[0]!;
+
+function toBoolean(flag: string): (value: string) => boolean {
+  return (value) => {
+    try {
+      return parseBoolean(flag, value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+/** Adds the Go webhook's flags to `serve`, hidden from --help. */
+export function withGoFlags(command: Command): Command {
+  for (const [flags] of IGNORED) command.addOption(new Option(flags).hideHelp());
+  for (const [flag] of REFUSED_WHEN_ON) {
+    command.addOption(new Option(`${flag} [bool]`).hideHelp().argParser(toBoolean(flag)));
+  }
+  return command.addOption(new Option('--kube-api <url>').hideHelp());
+}
+
+/** Warnings for the Go flags given; throws for one that asks for what this webhook does not do. */
+export function goFlagWarnings(given: Record<string, unknown>): string[] {
+  for (const [flag, why] of REFUSED_WHEN_ON) {
+    if (given[attribute(flag)] === true) throw new Error(`${flag}=true is not supported: ${why}`);
+  }
+  if (given['kubeApi'])
+    throw new Error('--kube-api is not supported: pass a --kubeconfig that names the API server');
+  const ignored = [
+    ...IGNORED.map(([flags, why]) => [nameOf(flags), why]),
+    ...REFUSED_WHEN_ON.map(([flag]) => [flag, 'it is off']),
+  ];
+  return ignored
+    .filter(([flag]) => given[attribute(flag!)] !== undefined)
+    .map(([flag, why]) => `${flag} (a flag of the Go webhook) is ignored: ${why}`);
+}

@@ -1,0 +1,63 @@
+// The cluster source's live read against an API server that accepts the connection and never
+// answers: something a real kube-apiserver will not do on demand, so a bare TLS socket stands in.
+// Everything else about this source is proven against a real kube-apiserver in test/e2e.
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterServiceAccountSource } from '../../src/identity/cluster-source.js';
+import { ServiceAccountLookupError } from '../../src/identity/source.js';
+import { testCertificates } from '../support/tls.js';
+import { waitFor } from '../support/wait.js';
+
+let server: Server;
+let kubeConfig: KubeConfig;
+const received: string[] = [];
+let closed = 0;
+
+beforeAll(async () => {
+  const certs = await testCertificates('hung-apiserver');
+  server = createServer({ cert: certs.cert, key: certs.key }, (request) => {
+    received.push(request.url ?? '');
+    request.once('close', () => (closed += 1));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: 'hung',
+        server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        caData: Buffer.from(certs.ca).toString('base64'),
+      },
+    ],
+    users: [{ name: 'u', token: 'token' }],
+    contexts: [{ name: 'hung', cluster: 'hung', user: 'u' }],
+    currentContext: 'hung',
+  });
+});
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('ClusterServiceAccountSource live lookup', () => {
+  it('gives up at the grace period, aborts the request, and reads afresh on the next miss', async () => {
+    const source = new ClusterServiceAccountSource({
+      kubeConfig,
+      annotationPrefix: 'eks.amazonaws.com',
+      gracePeriodMs: 200,
+      log: pino({ level: 'silent' }),
+    });
+    await expect(source.get('team', 'app')).rejects.toThrow(
+      new ServiceAccountLookupError(
+        'ServiceAccount team/app is not in the cache and the live lookup took longer than 200ms',
+      ),
+    );
+    expect(received).toEqual(['/api/v1/namespaces/team/serviceaccounts/app']);
+    await waitFor('the aborted request to close on the server', () => (closed === 1 ? true : undefined));
+    await expect(source.get('team', 'app')).rejects.toThrow(ServiceAccountLookupError);
+    expect(received).toHaveLength(2);
+  });
+});
