@@ -98,7 +98,9 @@ const program = new Command('pod-identity-webhook')
     outputError: (text, write) => write(`pod-identity-webhook: ${text.replace(/^error: /, '').trim()}\n`),
   });
 
-withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')))
+withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')), (flag) =>
+  arg(parseBoolean, flag),
+)
   .option('--port <port>', 'HTTPS port', port('--port'), 8443)
   .option('--metrics-port <port>', 'plain-HTTP port for /metrics', port('--metrics-port'), 9999)
   .option(

@@ -1,8 +1,7 @@
 // Flags of the Go webhook with no counterpart here, so that its Deployment arguments work
 // unchanged. Those that served only its own certificate mode, klog or debugging are accepted and
 // reported as ignored; those that would change what gets injected are refused when switched on.
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseBoolean } from './options.js';
+import { Option, type Command } from 'commander';
 
 const IGNORED: Array<[flags: string, why: string]> = [
   ['--namespace <namespace>', 'it named the namespace of --in-cluster certificates'],
@@ -16,31 +15,24 @@ const IGNORED: Array<[flags: string, why: string]> = [
 const REFUSED_WHEN_ON: Array<[flag: string, why: string]> = [
   [
     '--in-cluster',
-    'certificates from the deprecated CSR signer are not supported; pass --tls-cert and --tls-key, e.g. from cert-manager',
+    'it takes certificates from the deprecated CSR signer; pass --tls-cert and --tls-key, e.g. from cert-manager',
   ],
-  ['--watch-config-map', 'roles from a ConfigMap are not supported; annotate the ServiceAccounts'],
-  ['--compose-role-arn', 'composing role ARNs from role names is not supported; annotate full ARNs'],
+  ['--watch-config-map', 'it reads roles from a ConfigMap; annotate the ServiceAccounts'],
+  ['--compose-role-arn', 'it composes role ARNs from role names; annotate full ARNs'],
 ];
 
 const attribute = (flag: string): string =>
   flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 const nameOf = (flags: string): string => flags.split(' ')[0]!;
 
-function toBoolean(flag: string): (value: string) => boolean {
-  return (value) => {
-    try {
-      return parseBoolean(flag, value);
-    } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
-    }
-  };
-}
-
-/** Adds the Go webhook's flags to `serve`, hidden from --help. */
-export function withGoFlags(command: Command): Command {
+/** Adds the Go webhook's flags to `serve`, hidden from --help; `boolean` parses their true/false. */
+export function withGoFlags(
+  command: Command,
+  boolean: (flag: string) => (value: string) => boolean,
+): Command {
   for (const [flags] of IGNORED) command.addOption(new Option(flags).hideHelp());
   for (const [flag] of REFUSED_WHEN_ON) {
-    command.addOption(new Option(`${flag} [bool]`).hideHelp().argParser(toBoolean(flag)));
+    command.addOption(new Option(`${flag} [bool]`).hideHelp().argParser(boolean(flag)));
   }
   return command.addOption(new Option('--kube-api <url>').hideHelp());
 }

@@ -205,7 +205,7 @@ describe('the executable', () => {
     ],
     [
       ['--watch-config-map'],
-      /^pod-identity-webhook: --watch-config-map=true is not supported: roles from a ConfigMap/,
+      /^pod-identity-webhook: --watch-config-map=true is not supported: it reads roles from a ConfigMap; annotate the ServiceAccounts\n$/,
     ],
     [['--compose-role-arn=true'], /^pod-identity-webhook: --compose-role-arn=true is not supported/],
     [
