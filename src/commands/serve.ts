@@ -9,7 +9,7 @@ import { FileServiceAccountSource } from '../identity/file-source.js';
 import type { ServiceAccountSource } from '../identity/source.js';
 import type { MutationOptions } from '../options.js';
 import { buildApp } from '../server/app.js';
-import { createMetrics, serveMetrics } from '../server/metrics.js';
+import { createMetrics, serveMetrics, type Metrics } from '../server/metrics.js';
 import { loadKeyPair, TLS_VERSIONS, watchKeyPair } from '../server/tls.js';
 
 export interface ServeFlags {
@@ -107,7 +107,7 @@ async function createSource(
   flags: ServeFlags,
   options: MutationOptions,
   log: Logger,
-  metrics: ReturnType<typeof createMetrics>,
+  metrics: Metrics,
 ): Promise<{ source: ServiceAccountSource; synced: () => boolean; stopSource: () => Promise<void> }> {
   if (flags.serviceAccounts) {
     const source = await FileServiceAccountSource.fromFile(flags.serviceAccounts);

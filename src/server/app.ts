@@ -2,7 +2,7 @@
 // logic does not know it is behind HTTP.
 import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:https';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { admit, type AdmitDependencies, type ReviewSummary } from '../admission/admit.js';
 import { InvalidReviewError, parseReview } from '../admission/review.js';
@@ -45,20 +45,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
     request.startedAt = performance.now();
   });
 
-  const record = (outcome: Outcome, startedAt: number, fields: ReviewSummary, extra: object = {}): void => {
-    const seconds = (performance.now() - startedAt) / 1000;
+  /** One metric sample and one log line per review, whatever its outcome. */
+  const record = (request: FastifyRequest, outcome: Outcome, extra: object): void => {
+    const seconds = (performance.now() - request.startedAt) / 1000;
     metrics.requests.inc({ outcome });
     metrics.duration.observe({ outcome }, seconds);
     const level = outcome === 'error' ? 'error' : outcome === 'invalid' ? 'warn' : 'info';
     log[level](
-      { ...fields, outcome, durationMs: Math.round(seconds * 1e6) / 1e3, ...extra },
+      { ...request.review, outcome, durationMs: Math.round(seconds * 1e6) / 1e3, ...extra },
       'admission review',
     );
   };
 
   app.post(MUTATE, async (request) => {
     const result = await admit(parseReview(request.body), options, request.review);
-    record(result.outcome, request.startedAt, request.review, {
+    record(request, result.outcome, {
       operations: result.patch.length,
       warnings: result.warnings,
     });
@@ -70,7 +71,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     const outcome: Outcome = status < 500 ? 'invalid' : 'error';
     // routeOptions.url is the route, not the request line: kube-apiserver calls /mutate?timeout=10s.
     if (request.routeOptions.url === MUTATE) {
-      record(outcome, request.startedAt, request.review, { status, err: error });
+      record(request, outcome, { status, err: error });
     }
     const message =
       status === 500 && !(error instanceof ServiceAccountLookupError) ? 'internal error' : error.message;
