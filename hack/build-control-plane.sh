@@ -10,83 +10,97 @@ set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+GO_MINIMUM="1.26" # etcd v3.6.16's go.mod requires go 1.26
 CACHE_DIR="${POD_IDENTITY_WEBHOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-identity-webhook}"
 BIN_DIR="$CACHE_DIR/bin"
 KUBE_APISERVER="$BIN_DIR/kube-apiserver-$K8S_VERSION"
 ETCD="$BIN_DIR/etcd-$ETCD_VERSION"
 
 log() { echo "build-control-plane: $*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
 
-command -v go >/dev/null || { log "go is required (Go 1.24 or newer)"; exit 1; }
+command -v go >/dev/null || die "go is required (Go $GO_MINIMUM or newer)"
+command -v node >/dev/null || die "node is required (it reads the downloaded go.mod as JSON)"
+go_version="$(go env GOVERSION)"
+printf '%s\n%s\n' "go$GO_MINIMUM" "$go_version" | sort -V -C ||
+  die "Go $GO_MINIMUM or newer is required, found $go_version"
 mkdir -p "$BIN_DIR"
 export GOFLAGS="${GOFLAGS:--mod=mod}"
 
-build_kube_apiserver() {
-  local work gomod minor patch staging_version ldflags pkg
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
-  cd "$work"
+# A cached binary counts only if it runs and reports the expected version.
+reports_version() { "$1" --version 2>/dev/null | grep -q -- "${2#v}"; }
+
+# Builds into a temporary file and moves it into place only once it runs: a failed or concurrent
+# build never leaves a broken binary in the cache. Runs in a subshell, so its cleanup always runs.
+install_binary() { # target version build-function
+  (
+    work="$(mktemp -d)"
+    out="$(mktemp "$BIN_DIR/.$(basename "$1").XXXXXX")"
+    trap 'rm -rf "$work" "$out"' EXIT
+    cd "$work"
+    "$3" "$out"
+    reports_version "$out" "$2" || die "$(basename "$1") built but does not report version $2"
+    mv "$out" "$1"
+  )
+}
+
+build_kube_apiserver() { # output
+  local gomod minor patch ldflags pkg
   go mod init local/kube-apiserver-build >/dev/null 2>&1
-  gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
-  [ -f "$gomod" ] || { log "could not download k8s.io/kubernetes@$K8S_VERSION"; return 1; }
+  gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+    node -e 'const m = JSON.parse(require("fs").readFileSync(0, "utf8")); if (m.Error) { console.error(m.Error); process.exit(1) } console.log(m.GoMod)')" ||
+    die "could not download k8s.io/kubernetes@$K8S_VERSION from the Go module proxy"
   minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
   patch="$(echo "$K8S_VERSION" | cut -d. -f3)"
-  staging_version="v0.$minor.$patch"
-  {
-    echo "module local/kube-apiserver-build"
-    echo
-    grep -E '^go [0-9]' "$gomod"
-    # Dependencies' godebug lines are ignored; the main module must carry kubernetes' own.
-    sed -n '/^godebug/,/^)/p' "$gomod"
-    echo
-    echo "require k8s.io/kubernetes $K8S_VERSION"
-    echo
-    echo "replace ("
-    grep -E '^[[:space:]]*k8s\.io/[^ ]+ => \./staging/src/' "$gomod" |
-      awk -v v="$staging_version" '{ print "\t" $1 " => " $1 " " v }'
-    echo ")"
-  } >go.mod
-  log "kube-apiserver $K8S_VERSION: $(grep -c ' => ' go.mod) staging replaces, building (several minutes on a cold cache)"
-  cat >tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
-GO
-  go mod tidy >/dev/null
+  # The wrapper takes kubernetes' go directive and godebug settings (a dependency's are ignored) and
+  # replaces every staging module (those pointing into ./staging/src) with its published tag.
+  go mod edit -json "$gomod" | node -e '
+    const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const [version, staging] = process.argv.slice(1);
+    const lines = ["module local/kube-apiserver-build", "", `go ${mod.Go}`];
+    for (const { Key, Value } of mod.GoDebug ?? []) lines.push(`godebug ${Key}=${Value}`);
+    lines.push("", `require k8s.io/kubernetes ${version}`, "", "replace (");
+    for (const { Old, New } of mod.Replace ?? []) {
+      if (New.Path.startsWith("./staging/src/")) lines.push(`\t${Old.Path} => ${Old.Path} ${staging}`);
+    }
+    lines.push(")");
+    console.log(lines.join("\n"));
+  ' "$K8S_VERSION" "v0.$minor.$patch" >go.mod
+  log "kube-apiserver $K8S_VERSION: $(grep -c ' => ' go.mod) staging replaces; building (minutes on a cold cache)"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >tools.go
+  go mod tidy || die "go mod tidy failed for the kube-apiserver wrapper module"
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
-  go build -trimpath -ldflags "$ldflags" -o "$KUBE_APISERVER.tmp" k8s.io/kubernetes/cmd/kube-apiserver
-  mv "$KUBE_APISERVER.tmp" "$KUBE_APISERVER"
+  go build -trimpath -ldflags "$ldflags" -o "$1" k8s.io/kubernetes/cmd/kube-apiserver ||
+    die "go build of kube-apiserver $K8S_VERSION failed"
 }
 
-build_etcd() {
-  local work
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
-  cd "$work"
+build_etcd() { # output
   # etcd's server module has replace lines too (for its sibling modules); a wrapper module ignores
   # them and takes the siblings at the versions the server's go.mod requires.
   go mod init local/etcd-build >/dev/null 2>&1
-  cat >tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import _ "go.etcd.io/etcd/server/v3"
-GO
-  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1
-  go mod tidy >/dev/null
-  log "etcd $ETCD_VERSION: building"
-  go build -trimpath -ldflags "-s -w" -o "$ETCD.tmp" go.etcd.io/etcd/server/v3
-  mv "$ETCD.tmp" "$ETCD"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >tools.go
+  log "etcd $ETCD_VERSION: downloading and building"
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" || die "could not get go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go mod tidy || die "go mod tidy failed for the etcd wrapper module"
+  go build -trimpath -ldflags "-s -w" -o "$1" go.etcd.io/etcd/server/v3 || die "go build of etcd $ETCD_VERSION failed"
 }
 
-if [ -x "$ETCD" ]; then log "reusing $ETCD"; else build_etcd; fi
-if [ -x "$KUBE_APISERVER" ]; then log "reusing $KUBE_APISERVER"; else build_kube_apiserver; fi
-ln -sf "$(basename "$KUBE_APISERVER")" "$BIN_DIR/kube-apiserver"
-ln -sf "$(basename "$ETCD")" "$BIN_DIR/etcd"
+if reports_version "$ETCD" "$ETCD_VERSION"; then
+  log "reusing $ETCD"
+else
+  install_binary "$ETCD" "$ETCD_VERSION" build_etcd
+fi
+if reports_version "$KUBE_APISERVER" "$K8S_VERSION"; then
+  log "reusing $KUBE_APISERVER"
+else
+  install_binary "$KUBE_APISERVER" "$K8S_VERSION" build_kube_apiserver
+fi
+ln -sfn "$(basename "$KUBE_APISERVER")" "$BIN_DIR/kube-apiserver"
+ln -sfn "$(basename "$ETCD")" "$BIN_DIR/etcd"
 echo "$BIN_DIR"

@@ -5,7 +5,6 @@
 // API server's JWKS as AWS STS would.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +22,8 @@ import {
 } from './harness/cluster.js';
 import { FAKE_ACCESS_KEY_ID, startFakeSts, type FakeSts } from './harness/fake-sts.js';
 import { httpsRequest } from './harness/https.js';
-import { repoRoot, startWebhook } from './harness/webhook.js';
+import { startWebhook } from './harness/webhook.js';
+import { repoRoot } from '../support/paths.js';
 
 const { ctx, core } = useE2E();
 const ROLE = roleArn('sdk-reader');
@@ -33,7 +33,8 @@ let sts: FakeSts | undefined;
 
 beforeAll(async () => {
   // A mount path this machine may write to: the test stands in for the kubelet that would mount it.
-  mountPath = join(await mkdtemp(join(tmpdir(), 'piw-sdk-')), 'serviceaccount');
+  // Under the run directory, which the harness prunes: the token written there is a real one.
+  mountPath = join(await mkdtemp(join(ctx.runDir, 'sdk-')), 'serviceaccount');
   const webhook = await startWebhook({
     name: 'aws-sdk',
     args: [
@@ -66,7 +67,7 @@ function runSdk(env: Record<string, string>): Promise<{ code: number; stdout: st
     execFile(
       process.execPath,
       [join(repoRoot, 'test/e2e/harness/aws-sdk-credentials.mjs')],
-      { env, cwd: repoRoot },
+      { env, cwd: repoRoot, timeout: 30_000 },
       (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr }),
     );
   });

@@ -100,5 +100,6 @@ describe('ServiceAccount informer', () => {
     // And the watch keeps working afterwards.
     await setRoleArn(ns.name, 'app', undefined);
     await waitForRole('app', undefined);
-  });
+    // Room for the restart (up to 100 s) and the re-watch (90 s), so their own messages say what hung.
+  }, 300_000);
 });

@@ -14,13 +14,11 @@ import {
   type TestNamespace,
 } from './harness/cluster.js';
 import { limitedIdentity, startWebhook, type WebhookProcess } from './harness/webhook.js';
+import { sampleSum } from '../support/prometheus.js';
 
 useE2E();
 let ns: TestNamespace;
 let webhook: WebhookProcess;
-
-const metric = (text: string, name: string): number =>
-  Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
 
 beforeAll(async () => {
   ns = await createTestNamespace('lookup');
@@ -51,9 +49,10 @@ describe('a webhook whose ServiceAccount cache cannot sync', () => {
     expect(isMutated(plain)).toBe(false);
 
     const after = await webhook.metrics();
-    const grew = (name: string) => metric(after, name) - (metric(before, name) || 0);
+    const grew = (name: string, labels: Record<string, string> = {}) =>
+      sampleSum(after, name, labels) - sampleSum(before, name, labels);
     expect(grew('pod_identity_webhook_service_account_cache_misses_total')).toBe(2);
-    expect(grew('pod_identity_webhook_service_account_live_lookups_total{result="found"}')).toBe(2);
-    expect(metric(after, 'pod_identity_webhook_service_account_cache_size')).toBe(0);
+    expect(grew('pod_identity_webhook_service_account_live_lookups_total', { result: 'found' })).toBe(2);
+    expect(sampleSum(after, 'pod_identity_webhook_service_account_cache_size')).toBe(0);
   });
 });

@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 
 describe('webhook with a least-privilege ServiceAccount', () => {
-  it('mutates Pods, including for a ServiceAccount it has not cached yet', async () => {
+  it('mutates Pods, for a ServiceAccount cached and for one created just before its Pod', async () => {
     await createPod(ns.name, podManifest('mutated', { serviceAccountName: 'app' }));
     expect(injectedRoleArn(await readPod(ns.name, 'mutated'))).toBe(roleArn('rbac'));
 
@@ -54,7 +54,7 @@ describe('webhook with a least-privilege ServiceAccount', () => {
     expect(injectedRoleArn(fresh)).toBe(roleArn('fresh'));
   });
 
-  it('has get/list/watch on ServiceAccounts and nothing else', async () => {
+  it('has get/list/watch on ServiceAccounts and is denied updates, Secrets and Pods', async () => {
     for (const verb of ['get', 'list', 'watch']) {
       expect(await allowed({ verb, resource: 'serviceaccounts' }), verb).toBe(true);
     }

@@ -79,7 +79,9 @@ describe('a later webhook adding a container', () => {
     expect(stored.spec?.volumes?.filter((v) => v.name === TOKEN_VOLUME)).toHaveLength(1);
 
     expect(
-      adder.reviews.some((r) => r.request?.namespace === ns.name && r.request.name === 'reinvoked'),
+      adder.reviews.some(
+        (r) => r.request.namespace === ns.name && (r.request.object as V1Pod).metadata?.name === 'reinvoked',
+      ),
     ).toBe(true);
     // Called twice: the initial call and the reinvocation after the container was added.
     await waitFor('the webhook to log two reviews of the Pod', () =>

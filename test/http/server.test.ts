@@ -8,6 +8,7 @@ import { testApp, type TestApp } from '../support/app.js';
 import { appPod, podReview, ROLE_ARN, SERVICE_ACCOUNTS_YAML } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { loadFixtures } from '../support/fixtures.js';
+import { sampleSum } from '../support/prometheus.js';
 
 /** Every path into a JSON value: object keys and array indexes. */
 function pathsOf(value: unknown, prefix: string[] = []): string[][] {
@@ -164,22 +165,19 @@ describe('POST /mutate', () => {
   });
 
   it('counts and logs reviews sent to /mutate with a query string, as kube-apiserver sends them', async () => {
-    const before = await server.metrics.registry.getSingleMetricAsString(
-      'pod_identity_webhook_admission_requests_total',
-    );
-    const count = (text: string, outcome: string) =>
-      Number(new RegExp(`outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const name = 'pod_identity_webhook_admission_requests_total';
+    const before = await server.metrics.registry.metrics();
     await request(server.app.server).post('/mutate?timeout=10s').ca(certs.ca).send([]).expect(400);
     await request(server.app.server)
       .post('/mutate?timeout=10s')
       .ca(certs.ca)
       .send(podReview(appPod()))
       .expect(200);
-    const after = await server.metrics.registry.getSingleMetricAsString(
-      'pod_identity_webhook_admission_requests_total',
-    );
-    expect(count(after, 'invalid') - count(before, 'invalid')).toBe(1);
-    expect(count(after, 'mutated') - count(before, 'mutated')).toBe(1);
+    const after = await server.metrics.registry.metrics();
+    const grew = (outcome: string) =>
+      sampleSum(after, name, { outcome }) - sampleSum(before, name, { outcome });
+    expect(grew('invalid')).toBe(1);
+    expect(grew('mutated')).toBe(1);
   });
 
   it('counts outcomes in the metrics', async () => {

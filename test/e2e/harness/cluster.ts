@@ -19,6 +19,7 @@ import { afterAll, beforeEach, inject } from 'vitest';
 import type { E2EContext } from './context.js';
 import { httpsRequest } from './https.js';
 import { waitFor } from '../../support/wait.js';
+import { sampleSum } from '../../support/prometheus.js';
 
 export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
 export const SKIP_LABEL = 'eks.amazonaws.com/skip-pod-identity-webhook';
@@ -118,7 +119,11 @@ export function useE2E(): Clients {
 // kube-apiserver lifecycle (owned by global-setup, driven over its loopback control endpoint)
 
 async function control(action: 'restart' | 'stop' | 'start'): Promise<void> {
-  const res = await fetch(`${cluster().ctx.controlUrl}/apiserver/${action}`, { method: 'POST' });
+  // A restart waits for kube-apiserver's /readyz; bounded so a stuck one fails here, with the logs.
+  const res = await fetch(`${cluster().ctx.controlUrl}/apiserver/${action}`, {
+    method: 'POST',
+    signal: AbortSignal.timeout(100_000),
+  });
   if (!res.ok) throw new Error(`kube-apiserver ${action} failed: ${await res.text()}\n${logLocations()}`);
 }
 
@@ -148,15 +153,7 @@ export async function apiServerRequestCount(labels: Record<string, string>): Pro
     headers: { accept: 'text/plain' },
   });
   if (res.status !== 200) throw new Error(`GET /metrics: HTTP ${res.status}`);
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let total = 0;
-  for (const line of res.body.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const labelText = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
-    const series = labelText.split(',');
-    if (wanted.every((w) => series.includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
+  return sampleSum(res.body, 'apiserver_request_total', labels);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ export interface E2EContext {
     port: number;
     /** Version reported by /version, e.g. v1.34.4. */
     version: string;
+    /** Version the binary was built as: the suffix of the cached kube-apiserver-<version> file. */
+    builtVersion: string;
   };
   etcdUrl: string;
   /** Kubeconfig of the cluster-admin client (client certificate, O=system:masters). */

@@ -77,7 +77,7 @@ export class ControlPlane {
     await waitFor(
       'etcd /health',
       async () => {
-        const res = await fetch(`${this.etcdUrl}/health`);
+        const res = await fetch(`${this.etcdUrl}/health`, { signal: AbortSignal.timeout(5_000) });
         const body = (await res.json()) as { health?: string };
         return res.ok && body.health === 'true' ? true : undefined;
       },

@@ -4,18 +4,17 @@
 // the tests passed or not. A loopback control endpoint lets tests restart kube-apiserver.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { stringify } from 'yaml';
 import { ControlPlane } from './control-plane.js';
 import type { E2EContext } from './context.js';
 import { httpsRequest } from './https.js';
 import { createCA, createRsaKeyPair, issueCertificate } from '../../../scripts/pki.mjs';
 import { reapRecorded } from './processes.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { repoRoot } from '../../support/paths.js';
 
-const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const KEEP_RUNS = 3;
 
 function log(message: string): void {
@@ -49,23 +48,6 @@ async function pruneOldRuns(base: string): Promise<void> {
   for (const name of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) {
     await rm(join(base, name), { recursive: true, force: true });
   }
-}
-
-function writeKubeconfig(
-  file: string,
-  server: string,
-  ca: string,
-  user: { cert: string; key: string },
-): Promise<void> {
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority': ca } }],
-    users: [{ name: 'admin', user: { 'client-certificate': user.cert, 'client-key': user.key } }],
-    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'admin' } }],
-    'current-context': 'e2e',
-  };
-  return writeFile(file, stringify(config), { mode: 0o600 });
 }
 
 function startControlServer(controlPlane: ControlPlane): Promise<{ server: Server; url: string }> {
@@ -160,7 +142,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   try {
     await controlPlane.start();
     const kubeconfig = join(runDir, 'admin.kubeconfig');
-    await writeKubeconfig(kubeconfig, controlPlane.apiServerUrl, clusterCa.cert, admin);
+    await writeKubeconfig(kubeconfig, controlPlane.apiServerUrl, clusterCa.cert, {
+      name: 'admin',
+      credentials: { 'client-certificate': admin.cert, 'client-key': admin.key },
+    });
     const versionResponse = await httpsRequest({
       url: `${controlPlane.apiServerUrl}/version`,
       caFile: clusterCa.cert,
@@ -174,7 +159,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       binDir,
       logs: { etcd: controlPlane.etcdLog, apiServer: controlPlane.apiServerLog, dir: logDir },
       pidDir,
-      apiServer: { url: controlPlane.apiServerUrl, port: controlPlane.apiServerPort, version },
+      apiServer: {
+        url: controlPlane.apiServerUrl,
+        port: controlPlane.apiServerPort,
+        version,
+        builtVersion: (await readlink(join(binDir, 'kube-apiserver'))).replace(/^kube-apiserver-/, ''),
+      },
       etcdUrl: controlPlane.etcdUrl,
       kubeconfig,
       clusterCa,

@@ -6,26 +6,7 @@ import { join } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { caBundleOf, cluster, deferCleanup, uniqueSuffix, type WebhookEndpoint } from './cluster.js';
 import { issueCertificate } from '../../../scripts/pki.mjs';
-
-export interface AdmissionReview {
-  apiVersion: string;
-  kind: 'AdmissionReview';
-  request?: {
-    uid: string;
-    name?: string;
-    namespace?: string;
-    operation: string;
-    dryRun?: boolean;
-    object?: V1Pod;
-  };
-  response?: {
-    uid: string;
-    allowed: boolean;
-    patchType?: 'JSONPatch';
-    patch?: string;
-    warnings?: string[];
-  };
-}
+import { parseReview, reviewResponse, type AdmissionReview } from '../../../src/admission/review.js';
 
 export interface ContainerAddingWebhook extends WebhookEndpoint {
   /** Every AdmissionReview received, in order. */
@@ -47,24 +28,18 @@ export async function startContainerAddingWebhook(added: V1Container): Promise<C
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        const review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as AdmissionReview;
-        reviews.push(review);
-        const request = review.request;
-        if (!request) {
-          res.writeHead(400).end('no request');
+        let review: AdmissionReview;
+        try {
+          review = parseReview(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (error) {
+          res.writeHead(400).end((error as Error).message);
           return;
         }
-        const containers = request.object?.spec?.containers ?? [];
-        const patch = containers.some((c) => c.name === added.name)
-          ? undefined
-          : Buffer.from(JSON.stringify([{ op: 'add', path: '/spec/containers/-', value: added }])).toString(
-              'base64',
-            );
-        const response: AdmissionReview = {
-          apiVersion: review.apiVersion,
-          kind: 'AdmissionReview',
-          response: { uid: request.uid, allowed: true, ...(patch ? { patchType: 'JSONPatch', patch } : {}) },
-        };
+        reviews.push(review);
+        const pod = review.request.object as V1Pod | undefined;
+        const has = (pod?.spec?.containers ?? []).some((c) => c.name === added.name);
+        const patch = has ? [] : [{ op: 'add', path: '/spec/containers/-', value: added }];
+        const response = reviewResponse(review.apiVersion, review.request.uid, patch, []);
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response));
       });
     },

@@ -1,11 +1,9 @@
 // Runs the webhook CLI (`node dist/cli.js serve ...`) as a child process with its own serving
 // certificate for 127.0.0.1 on free ports, waits for /readyz and keeps its log.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AuthorizationV1Api, KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import {
   addDiagnostics,
   caBundleOf,
@@ -16,10 +14,11 @@ import {
 } from './cluster.js';
 import { httpsRequest } from './https.js';
 import { issueCertificate } from '../../../scripts/pki.mjs';
-import { freePort, ManagedProcess, type Exit } from './processes.js';
+import { ManagedProcess, type Exit } from './processes.js';
 import { waitFor } from '../../support/wait.js';
+import { repoRoot } from '../../support/paths.js';
+import { writeKubeconfig } from './kubeconfig.js';
 
-export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const cliPath = join(repoRoot, 'dist', 'cli.js');
 
 export interface WebhookOptions {
@@ -116,6 +115,15 @@ export class WebhookProcess implements WebhookEndpoint {
   }
 }
 
+/** The ports from the webhook's "pod-identity-webhook serving" log line, once it is written. */
+function servingPorts(child: ManagedProcess): { port: number; metricsPort: number } | undefined {
+  const line = child
+    .output()
+    .split('\n')
+    .find((l) => l.includes('"msg":"pod-identity-webhook serving"'));
+  return line === undefined ? undefined : (JSON.parse(line) as { port: number; metricsPort: number });
+}
+
 /** Starts the webhook; it is stopped after the file's tests at the latest. */
 export async function startWebhook(options: WebhookOptions = {}): Promise<WebhookProcess> {
   const { ctx } = cluster();
@@ -127,15 +135,14 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
     commonName: 'pod-identity-webhook',
     hosts: ['127.0.0.1', 'localhost'],
   });
-  const port = await freePort();
-  const metricsPort = await freePort();
+  // Port 0: the webhook binds free ports itself and logs them, so no port is chosen and freed first.
   const args = [
     cliPath,
     'serve',
     '--port',
-    String(port),
+    '0',
     '--metrics-port',
-    String(metricsPort),
+    '0',
     '--tls-cert',
     serving.cert,
     '--tls-key',
@@ -154,6 +161,11 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
     logFile: join(ctx.logs.dir, `webhook-${name}.log`),
     pidDir: ctx.pidDir,
   });
+  const { port, metricsPort } = await waitFor(`webhook ${name} to log its ports`, () => servingPorts(child), {
+    intervalMs: 50,
+    abortIf: () => child.exitReason(),
+    hint: () => `${child.logFile}\n${child.tail(25)}`,
+  });
   const webhook = new WebhookProcess(name, child, port, metricsPort, ctx.webhookCa.cert);
   const removeDiagnostics = addDiagnostics(() => webhook.diagnostics());
   deferCleanup(async () => {
@@ -171,17 +183,7 @@ export async function writeTokenKubeconfig(
   user = 'token-user',
 ): Promise<string> {
   const { ctx } = cluster();
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      { name: 'e2e', cluster: { server: ctx.apiServer.url, 'certificate-authority': ctx.clusterCa.cert } },
-    ],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user } }],
-    'current-context': 'e2e',
-  };
-  await writeFile(file, stringify(config), { mode: 0o600 });
+  await writeKubeconfig(file, ctx.apiServer.url, ctx.clusterCa.cert, { name: user, credentials: { token } });
   return file;
 }
 
