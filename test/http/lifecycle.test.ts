@@ -15,6 +15,7 @@ import { createCA, issueCertificate } from '../../scripts/pki.mjs';
 import { appPod, podReview, ROLE_ARN } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
+import { servingPorts } from '../support/serving.js';
 
 /** A source whose lookups wait until released: holds a request in flight. */
 function heldSource(): ServiceAccountSource & { release(): void; waiting: Promise<void> } {
@@ -231,18 +232,9 @@ describe('shutdown', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(
-      'the CLI to start serving',
-      () => (output.includes('pod-identity-webhook serving') ? true : undefined),
-      {
-        intervalMs: 25,
-      },
-    );
-    const port = (
-      JSON.parse(output.split('\n').find((l) => l.includes('pod-identity-webhook serving'))!) as {
-        port: number;
-      }
-    ).port;
+    const { port } = await waitFor('the CLI to start serving', () => servingPorts(output), {
+      intervalMs: 25,
+    });
     expect(await servedFingerprint(port, certs.ca)).toBe(await fingerprintOf(certs.certFile));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -17,6 +17,7 @@ import { issueCertificate } from '../../../scripts/pki.mjs';
 import { ManagedProcess, type Exit } from './processes.js';
 import { waitFor } from '../../support/wait.js';
 import { repoRoot } from '../../support/paths.js';
+import { servingPorts } from '../../support/serving.js';
 import { writeKubeconfig } from './kubeconfig.js';
 
 export const cliPath = join(repoRoot, 'dist', 'cli.js');
@@ -115,15 +116,6 @@ export class WebhookProcess implements WebhookEndpoint {
   }
 }
 
-/** The ports from the webhook's "pod-identity-webhook serving" log line, once it is written. */
-function servingPorts(child: ManagedProcess): { port: number; metricsPort: number } | undefined {
-  const line = child
-    .output()
-    .split('\n')
-    .find((l) => l.includes('"msg":"pod-identity-webhook serving"'));
-  return line === undefined ? undefined : (JSON.parse(line) as { port: number; metricsPort: number });
-}
-
 /** Starts the webhook; it is stopped after the file's tests at the latest. */
 export async function startWebhook(options: WebhookOptions = {}): Promise<WebhookProcess> {
   const { ctx } = cluster();
@@ -161,11 +153,15 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
     logFile: join(ctx.logs.dir, `webhook-${name}.log`),
     pidDir: ctx.pidDir,
   });
-  const { port, metricsPort } = await waitFor(`webhook ${name} to log its ports`, () => servingPorts(child), {
-    intervalMs: 50,
-    abortIf: () => child.exitReason(),
-    hint: () => `${child.logFile}\n${child.tail(25)}`,
-  });
+  const { port, metricsPort } = await waitFor(
+    `webhook ${name} to log its ports`,
+    () => servingPorts(child.output()),
+    {
+      intervalMs: 50,
+      abortIf: () => child.exitReason(),
+      hint: () => `${child.logFile}\n${child.tail(25)}`,
+    },
+  );
   const webhook = new WebhookProcess(name, child, port, metricsPort, ctx.webhookCa.cert);
   const removeDiagnostics = addDiagnostics(() => webhook.diagnostics());
   deferCleanup(async () => {
