@@ -1,10 +1,10 @@
 // `mutate`: the webhook's answer for one AdmissionReview or bare Pod manifest, offline.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { admit } from '../admission/admit.js';
 import { isPodCreate, parseReview, type AdmissionReview } from '../admission/review.js';
 import { FileServiceAccountSource } from '../identity/file-source.js';
 import { parseManifests } from '../manifests.js';
+import { readText } from '../read-text.js';
 import { applyPatch } from '../mutation/patch.js';
 import type { MutationOptions } from '../options.js';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -79,11 +79,5 @@ export async function readInput(file: string | undefined): Promise<{ text: strin
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return { text: Buffer.concat(chunks).toString('utf8'), origin: 'stdin' };
   }
-  try {
-    return { text: await readFile(file, 'utf8'), origin: file };
-  } catch (error) {
-    throw new Error(
-      `${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
+  return { text: await readText(file), origin: file };
 }

@@ -1,7 +1,7 @@
 // ServiceAccounts from a YAML or JSON file: for local runs, fixtures and the `mutate` command.
-import { readFile } from 'node:fs/promises';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { parseManifests } from '../manifests.js';
+import { readText } from '../read-text.js';
 import type { ServiceAccountSource } from './source.js';
 
 export class FileServiceAccountSource implements ServiceAccountSource {
@@ -14,7 +14,7 @@ export class FileServiceAccountSource implements ServiceAccountSource {
   }
 
   static async fromFile(file: string): Promise<FileServiceAccountSource> {
-    return FileServiceAccountSource.fromText(await readFile(file, 'utf8'), file);
+    return FileServiceAccountSource.fromText(await readText(file, `--service-accounts ${file}`), file);
   }
 
   static fromText(text: string, origin: string): FileServiceAccountSource {

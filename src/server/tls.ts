@@ -3,9 +3,9 @@
 // new pair; connections and requests in flight keep the one they started with.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext, type SecureVersion } from 'node:tls';
+import { readText } from '../read-text.js';
 
 export interface KeyPair {
   cert: string;
@@ -15,8 +15,8 @@ export interface KeyPair {
 }
 
 export async function loadKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
-  const cert = await readPem(certFile, '--tls-cert');
-  const key = await readPem(keyFile, '--tls-key');
+  const cert = await readText(certFile, `--tls-cert ${certFile}`);
+  const key = await readText(keyFile, `--tls-key ${keyFile}`);
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
@@ -31,16 +31,6 @@ export async function loadKeyPair(certFile: string, keyFile: string): Promise<Ke
     throw new Error(`--tls-key ${keyFile} does not fit --tls-cert ${certFile}: ${(error as Error).message}`);
   }
   return { cert, key, notAfter: new Date(leaf.validTo) };
-}
-
-async function readPem(file: string, flag: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw new Error(
-      `${flag} ${file} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
 }
 
 export const TLS_VERSIONS: Record<string, SecureVersion> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };

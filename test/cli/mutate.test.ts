@@ -127,6 +127,12 @@ describe('mutate', () => {
       /^pod-identity-webhook: request.object.spec.containers must be an array, got undefined\n$/,
     ],
     [
+      'a missing ServiceAccounts file',
+      ['mutate', '--service-accounts', '/nonexistent.yaml'],
+      pod,
+      /^pod-identity-webhook: --service-accounts \/nonexistent.yaml cannot be read: ENOENT\n$/,
+    ],
+    [
       'a bad ServiceAccounts file',
       ['mutate', '--service-accounts', 'package.json'],
       pod,
