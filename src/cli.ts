@@ -8,9 +8,9 @@ import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from './commands/serve.js';
 import { goFlagWarnings, withGoFlags } from './go-flags.js';
 import { LOG_LEVELS } from './log.js';
 import {
+  boundTokenExpiration,
   DEFAULT_MUTATION_OPTIONS as D,
   MAX_TOKEN_EXPIRATION,
-  MIN_TOKEN_EXPIRATION,
   parseBoolean,
   parseBoundedDuration,
   parseInteger,
@@ -41,10 +41,9 @@ const startupWarnings: string[] = [];
 
 /** As in the Go webhook, a lifetime below Kubernetes' minimum is raised to it, not refused. */
 function tokenExpiration(flag: string, value: string): number {
-  const seconds = parseInteger(flag, value, 0, MAX_TOKEN_EXPIRATION);
-  if (seconds >= MIN_TOKEN_EXPIRATION) return seconds;
-  startupWarnings.push(`${flag} ${seconds} is below the minimum; raised to ${MIN_TOKEN_EXPIRATION}`);
-  return MIN_TOKEN_EXPIRATION;
+  const bounded = boundTokenExpiration(flag, parseInteger(flag, value, 0, MAX_TOKEN_EXPIRATION));
+  if (bounded.warning !== undefined) startupWarnings.push(bounded.warning);
+  return bounded.seconds;
 }
 
 function withMutationFlags(command: Command): Command {

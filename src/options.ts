@@ -23,6 +23,26 @@ export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze
 export const MIN_TOKEN_EXPIRATION = 600;
 export const MAX_TOKEN_EXPIRATION = 2 ** 32;
 
+/**
+ * Brings a token lifetime into what Kubernetes accepts, as the Go webhook does, and says so:
+ * `<what> 300 is below the minimum; raised to 600`.
+ */
+export function boundTokenExpiration(what: string, seconds: number): { seconds: number; warning?: string } {
+  if (seconds < MIN_TOKEN_EXPIRATION) {
+    return {
+      seconds: MIN_TOKEN_EXPIRATION,
+      warning: `${what} ${seconds} is below the minimum; raised to ${MIN_TOKEN_EXPIRATION}`,
+    };
+  }
+  if (seconds > MAX_TOKEN_EXPIRATION) {
+    return {
+      seconds: MAX_TOKEN_EXPIRATION,
+      warning: `${what} ${seconds} is above the maximum; lowered to ${MAX_TOKEN_EXPIRATION}`,
+    };
+  }
+  return { seconds };
+}
+
 export class OptionError extends Error {
   override name = 'OptionError';
 }

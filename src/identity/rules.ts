@@ -1,11 +1,6 @@
 // Annotations → Identity. The rules for which annotation wins, and every warning about an
 // annotation, live here; the mutation itself never reads an annotation.
-import {
-  MAX_TOKEN_EXPIRATION,
-  MIN_TOKEN_EXPIRATION,
-  parseWholeNumber,
-  type MutationOptions,
-} from '../options.js';
+import { boundTokenExpiration, parseWholeNumber, type MutationOptions } from '../options.js';
 
 export type Annotations = Record<string, string>;
 
@@ -126,19 +121,11 @@ function tokenExpiration(
       warnings.push(
         `${source} annotation token-expiration "${value}" is not a whole number of seconds; ignored`,
       );
-    } else if (seconds < MIN_TOKEN_EXPIRATION) {
-      warnings.push(
-        `${source} annotation token-expiration ${seconds} is below the minimum; raised to ${MIN_TOKEN_EXPIRATION}`,
-      );
-      return MIN_TOKEN_EXPIRATION;
-    } else if (seconds > MAX_TOKEN_EXPIRATION) {
-      warnings.push(
-        `${source} annotation token-expiration ${seconds} is above the maximum; lowered to ${MAX_TOKEN_EXPIRATION}`,
-      );
-      return MAX_TOKEN_EXPIRATION;
-    } else {
-      return seconds;
+      continue;
     }
+    const bounded = boundTokenExpiration(`${source} annotation token-expiration`, seconds);
+    if (bounded.warning !== undefined) warnings.push(bounded.warning);
+    return bounded.seconds;
   }
   return fallback;
 }
