@@ -1,5 +1,5 @@
 # docker build -t pod-identity-webhook . (this repository's CI cannot run Docker; the same dist/ is
-# tested there as `node dist/cli.js`).
+# tested there as `node dist/cli/main.js`).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -14,5 +14,5 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 EXPOSE 8443 9999
-ENTRYPOINT ["/nodejs/bin/node", "dist/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli/main.js"]
 CMD ["serve"]

@@ -52,7 +52,7 @@ const metricsPort = await freePort();
 const server = spawn(
   process.execPath,
   [
-    join(root, 'dist/cli.js'),
+    join(root, 'dist/cli/main.js'),
     'serve',
     '--port',
     String(port),

@@ -1,11 +1,10 @@
 // The thin handler around the pure mutation, shared by `serve` and `mutate`: validated review in,
 // AdmissionReview response out. It does one I/O step, the ServiceAccount lookup, through a source.
-import type { V1Pod } from '@kubernetes/client-node';
-import { annotationsUnder, annotationTypos, resolveIdentity } from '../identity/rules.js';
-import type { ServiceAccountSource } from '../identity/source.js';
+import { resolveIdentity } from '../identity/rules.js';
+import type { MutationOptions } from '../identity/options.js';
+import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { injectIdentity } from '../mutation/inject.js';
 import { diffPods, type Operation } from '../mutation/patch.js';
-import type { MutationOptions } from '../options.js';
 import {
   isPodCreate,
   reviewResponse,
@@ -21,73 +20,75 @@ export interface Admission {
   warnings: string[];
 }
 
-/** What the log line of a review says; filled in as it becomes known, so failures are described too. */
+export interface AdmitDependencies {
+  source: ServiceAccountSource;
+  options: MutationOptions;
+}
+
+/** Pod CREATE → ServiceAccount → identity rules → mutation → patch. Anything else passes unchanged. */
+export async function admit(
+  review: AdmissionReview,
+  { source, options }: AdmitDependencies,
+): Promise<Admission> {
+  const { request, apiVersion } = review;
+  const answer = (patch: Operation[], warnings: string[]): Admission => ({
+    response: reviewResponse(apiVersion, request.uid, patch, warnings),
+    outcome: patch.length > 0 ? 'mutated' : 'unchanged',
+    patch,
+    warnings,
+  });
+  if (!isPodCreate(request)) return answer([], []);
+
+  const pod = validatePod(request.object, 'request.object');
+  const { namespace, serviceAccount } = podIdentityKey(review);
+  const account = await source.get(namespace, serviceAccount);
+  if (account === undefined) {
+    return answer([], [`ServiceAccount ${namespace}/${serviceAccount} not found; Pod not mutated`]);
+  }
+  const { identity, warnings } = resolveIdentity(
+    { serviceAccount: account.metadata?.annotations, pod: pod.metadata?.annotations },
+    options,
+  );
+  if (identity === undefined) return answer([], warnings);
+  const mutated = injectIdentity(pod, identity);
+  return answer(diffPods(pod, mutated.pod), [...warnings, ...mutated.warnings]);
+}
+
+/** The namespace and ServiceAccount a Pod CREATE runs as, with the API server's defaults. */
+function podIdentityKey(review: AdmissionReview): { namespace: string; serviceAccount: string } {
+  const pod = asRecord(review.request.object);
+  const metadata = asRecord(pod['metadata']);
+  const spec = asRecord(pod['spec']);
+  return {
+    namespace: text(metadata['namespace']) || review.request.namespace || 'default',
+    serviceAccount: text(spec['serviceAccountName']) || 'default',
+  };
+}
+
+/** What the log line of a review says. Reads defensively: it also describes reviews that fail. */
 export interface ReviewSummary {
-  uid?: string;
+  uid: string;
   namespace?: string;
   /** The Pod's name, or its generateName for Pods whose name the API server has yet to pick. */
   pod?: string;
   serviceAccount?: string;
 }
 
-export interface AdmitDependencies {
-  source: ServiceAccountSource;
-  options: MutationOptions;
-}
-
-export async function admit(
-  review: AdmissionReview,
-  { source, options }: AdmitDependencies,
-  summary: ReviewSummary = {},
-): Promise<Admission> {
-  const { request, apiVersion } = review;
-  summary.uid = request.uid;
-  summary.namespace = request.namespace;
-  if (!isPodCreate(request)) {
-    return {
-      response: reviewResponse(apiVersion, request.uid, [], []),
-      outcome: 'unchanged',
-      patch: [],
-      warnings: [],
-    };
-  }
-  const pod = validatePod(request.object, 'request.object');
-  const namespace = pod.metadata?.namespace || request.namespace || 'default';
-  const serviceAccount = pod.spec?.serviceAccountName || 'default';
-  Object.assign(summary, {
-    namespace,
-    pod: pod.metadata?.name || pod.metadata?.generateName || '',
-    serviceAccount,
-  });
-  const { patch, warnings } = await mutatePod(pod, namespace, serviceAccount, source, options);
+export function summarizeReview(review: AdmissionReview): ReviewSummary {
+  const { uid, namespace } = review.request;
+  if (!isPodCreate(review.request)) return { uid, namespace };
+  const metadata = asRecord(asRecord(review.request.object)['metadata']);
   return {
-    response: reviewResponse(apiVersion, request.uid, patch, warnings),
-    outcome: patch.length > 0 ? 'mutated' : 'unchanged',
-    patch,
-    warnings,
+    uid,
+    ...podIdentityKey(review),
+    pod: text(metadata['name']) || text(metadata['generateName']),
   };
 }
 
-async function mutatePod(
-  pod: V1Pod,
-  namespace: string,
-  name: string,
-  source: ServiceAccountSource,
-  options: MutationOptions,
-): Promise<{ patch: Operation[]; warnings: string[] }> {
-  const account = await source.get(namespace, name);
-  if (account === undefined) {
-    return { patch: [], warnings: [`ServiceAccount ${namespace}/${name} not found; Pod not mutated`] };
-  }
-  const prefix = options.annotationPrefix;
-  const accountAnnotations = account.metadata?.annotations;
-  const { identity, warnings } = resolveIdentity(
-    annotationsUnder(prefix, accountAnnotations),
-    annotationsUnder(prefix, pod.metadata?.annotations),
-    options,
-  );
-  warnings.unshift(...annotationTypos(prefix, accountAnnotations));
-  if (identity === undefined) return { patch: [], warnings };
-  const mutated = injectIdentity(pod, identity);
-  return { patch: diffPods(pod, mutated.pod), warnings: [...warnings, ...mutated.warnings] };
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
 }
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');

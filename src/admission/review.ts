@@ -133,21 +133,26 @@ export function isPodCreate(request: AdmissionRequest): boolean {
   );
 }
 
-/** Checks the parts of a Pod the mutation reads or writes; everything else passes through untouched. */
+/**
+ * Checks the parts of a Pod the mutation reads or writes; everything else passes through untouched.
+ * `path` is where the Pod sits (`request.object`), or '' for a bare Pod.
+ */
 export function validatePod(value: unknown, path: string): V1Pod {
-  const pod = expectObject(value, path);
-  const metadata = optional(pod['metadata'], `${path}.metadata`, expectObject) ?? {};
-  optional(metadata['annotations'], `${path}.metadata.annotations`, expectStringMap);
-  optional(metadata['namespace'], `${path}.metadata.namespace`, expectString);
-  const spec = expectObject(pod['spec'], `${path}.spec`);
-  optional(spec['serviceAccountName'], `${path}.spec.serviceAccountName`, expectString);
-  optional(spec['nodeSelector'], `${path}.spec.nodeSelector`, expectStringMap);
-  validateAffinity(spec['affinity'], `${path}.spec.affinity`);
-  const volumes = optional(spec['volumes'], `${path}.spec.volumes`, expectArray) ?? [];
-  volumes.forEach((volume, i) => expectObject(volume, `${path}.spec.volumes[${i}]`));
-  validateContainers(expectArray(spec['containers'], `${path}.spec.containers`), `${path}.spec.containers`);
-  const init = optional(spec['initContainers'], `${path}.spec.initContainers`, expectArray) ?? [];
-  validateContainers(init, `${path}.spec.initContainers`);
+  const pod = expectObject(value, path || 'the Pod');
+  // Fields of a bare Pod (path '') are named from its root: `spec.containers`.
+  const root = path === '' ? '' : `${path}.`;
+  const metadata = optional(pod['metadata'], `${root}metadata`, expectObject) ?? {};
+  optional(metadata['annotations'], `${root}metadata.annotations`, expectStringMap);
+  optional(metadata['namespace'], `${root}metadata.namespace`, expectString);
+  const spec = expectObject(pod['spec'], `${root}spec`);
+  optional(spec['serviceAccountName'], `${root}spec.serviceAccountName`, expectString);
+  optional(spec['nodeSelector'], `${root}spec.nodeSelector`, expectStringMap);
+  validateAffinity(spec['affinity'], `${root}spec.affinity`);
+  const volumes = optional(spec['volumes'], `${root}spec.volumes`, expectArray) ?? [];
+  volumes.forEach((volume, i) => expectObject(volume, `${root}spec.volumes[${i}]`));
+  validateContainers(expectArray(spec['containers'], `${root}spec.containers`), `${root}spec.containers`);
+  const init = optional(spec['initContainers'], `${root}spec.initContainers`, expectArray) ?? [];
+  validateContainers(init, `${root}spec.initContainers`);
   return pod as V1Pod;
 }
 

@@ -1,31 +1,55 @@
 // `mutate`: the webhook's answer for one AdmissionReview or bare Pod manifest, offline.
 import { randomUUID } from 'node:crypto';
-import { admit } from '../admission/admit.js';
-import { isPodCreate, parseReview, type AdmissionReview } from '../admission/review.js';
-import { FileServiceAccountSource } from '../identity/file-source.js';
-import { parseManifests } from '../manifests.js';
-import { readText } from '../read-text.js';
-import { applyPatch } from '../mutation/patch.js';
-import type { MutationOptions } from '../options.js';
 import type { V1Pod } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { admit } from '../admission/admit.js';
+import {
+  InvalidReviewError,
+  isPodCreate,
+  parseReview,
+  validatePod,
+  type AdmissionReview,
+} from '../admission/review.js';
+import type { MutationOptions } from '../identity/options.js';
+import { parseManifests } from '../manifests.js';
+import { applyPatch } from '../mutation/patch.js';
+import { readText } from '../read-text.js';
+import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
 
 export const OUTPUTS = ['review', 'patch', 'pod'] as const;
 export type Output = (typeof OUTPUTS)[number];
+export const FORMATS = ['json', 'yaml'] as const;
+export type Format = (typeof FORMATS)[number];
 
 export interface MutateFlags {
   serviceAccounts?: string;
   namespace: string;
   output: Output;
+  /** Unset: the format of the input. */
+  format?: Format;
 }
 
-/** Returns what to print. Throws an Error naming the problem on bad input. */
+export interface Input {
+  text: string;
+  /** Named in every error: the file name, or `stdin`. */
+  origin: string;
+}
+
+export interface MutateResult {
+  /** What to print on stdout. */
+  text: string;
+  /** Every warning of the review, whatever the output: the caller prints them on stderr. */
+  warnings: string[];
+}
+
+/** Throws an Error naming the input and the problem on bad input. */
 export async function mutate(
-  input: string,
-  origin: string,
+  input: Input,
   flags: MutateFlags,
   options: MutationOptions,
-): Promise<string> {
-  const review = toReview(input, origin, flags.namespace);
+): Promise<MutateResult> {
+  const { origin } = input;
+  const review = named(origin, () => toReview(input, flags.namespace));
   if (flags.output === 'pod' && !isPodCreate(review.request)) {
     const { operation, resource } = review.request;
     throw new Error(
@@ -35,23 +59,31 @@ export async function mutate(
   const source = flags.serviceAccounts
     ? await FileServiceAccountSource.fromFile(flags.serviceAccounts)
     : new FileServiceAccountSource([]);
-  const result = await admit(review, { source, options });
+  const result = await named(origin, () => admit(review, { source, options }));
   const printed =
     flags.output === 'review'
       ? result.response
       : flags.output === 'patch'
         ? result.patch
         : applyPatch(review.request.object as V1Pod, result.patch);
-  return `${JSON.stringify(printed, null, 2)}\n`;
+  const format = flags.format ?? formatOf(input.text);
+  const text = format === 'yaml' ? stringify(printed) : `${JSON.stringify(printed, null, 2)}\n`;
+  return { text, warnings: result.warnings };
 }
 
-function toReview(input: string, origin: string, namespace: string): AdmissionReview {
-  const manifests = parseManifests(input, origin);
+/** JSON when the text starts as JSON does; everything else is read as YAML. */
+function formatOf(text: string): Format {
+  return /^\s*[{[]/.test(text) ? 'json' : 'yaml';
+}
+
+function toReview({ text, origin }: Input, namespace: string): AdmissionReview {
+  const manifests = formatOf(text) === 'json' ? [parseJson(text)] : parseManifests(text, origin);
   if (manifests.length !== 1) {
     throw new Error(`${origin}: expected one AdmissionReview or Pod, found ${manifests.length} objects`);
   }
   const manifest = manifests[0]!;
   if (manifest['kind'] === 'Pod') {
+    validatePod(manifest, '');
     return {
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
@@ -67,13 +99,42 @@ function toReview(input: string, origin: string, namespace: string): AdmissionRe
   }
   if (manifest['kind'] !== 'AdmissionReview') {
     throw new Error(
-      `${origin}: expected kind AdmissionReview or Pod, got ${JSON.stringify(manifest['kind']) ?? 'nothing'}`,
+      `expected kind AdmissionReview or Pod, got ${JSON.stringify(manifest['kind']) ?? 'nothing'}`,
     );
   }
   return parseReview(manifest);
 }
 
-export async function readInput(file: string | undefined): Promise<{ text: string; origin: string }> {
+function parseJson(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`invalid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`expected a JSON object, got ${Array.isArray(value) ? 'an array' : String(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Runs `step`, prefixing the message of what it throws with the input's name (once). */
+function named<T>(origin: string, step: () => T): T {
+  const prefix = (error: unknown): never => {
+    const message = (error as Error).message;
+    if (message.startsWith(`${origin}: `)) throw error;
+    const Named = error instanceof InvalidReviewError ? InvalidReviewError : Error;
+    throw new Named(`${origin}: ${message}`);
+  };
+  try {
+    const result = step();
+    return result instanceof Promise ? (result.catch(prefix) as T) : result;
+  } catch (error) {
+    return prefix(error);
+  }
+}
+
+export async function readInput(file: string | undefined): Promise<Input> {
   if (file === undefined || file === '-') {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
+import type { MutationOptions } from '../identity/options.js';
 import { createLogger } from '../log.js';
-import { FileServiceAccountSource } from '../identity/file-source.js';
-import type { ServiceAccountSource } from '../identity/source.js';
-import type { MutationOptions } from '../options.js';
+import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
+import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { buildApp } from '../server/app.js';
 import { createMetrics, serveMetrics, type Metrics } from '../server/metrics.js';
 import { loadKeyPair, TLS_VERSIONS, watchKeyPair } from '../server/tls.js';
@@ -24,8 +24,6 @@ export interface ServeFlags {
   /** Milliseconds between SIGTERM (readiness off) and closing the listener. */
   shutdownDelay: number;
   logLevel: LevelWithSilent;
-  /** What the command line asked for but got otherwise (a raised value, an ignored Go flag). */
-  startupWarnings?: string[];
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -53,8 +51,8 @@ export async function serve(
   let keyPair = await loadKeyPair(flags.tlsCert, flags.tlsKey);
   // The cache-size gauge reads the source at scrape time; the source reports lookups to the metrics.
   const metrics = createMetrics(() => source.size());
-  const { source, synced, stopSource } = deps.source
-    ? { source: deps.source, synced: () => true, stopSource: async () => {} }
+  const { source, notSynced, stopSource } = deps.source
+    ? { source: deps.source, notSynced: () => undefined, stopSource: async () => {} }
     : await createSource(flags, options, log, metrics);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   let shuttingDown = false;
@@ -65,10 +63,11 @@ export async function serve(
     options,
     log,
     metrics,
-    notReadyReasons: () => [
-      ...(shuttingDown ? ['shutting down'] : []),
-      ...(synced() ? [] : ['ServiceAccount cache not synced']),
-    ],
+    notReadyReasons: () => {
+      const reasons = shuttingDown ? ['shutting down'] : [];
+      const unsynced = notSynced();
+      return unsynced === undefined ? reasons : [...reasons, unsynced];
+    },
   });
   const stopWatching = watchKeyPair(
     flags.tlsCert,
@@ -87,7 +86,6 @@ export async function serve(
   const port = (app.server.address() as AddressInfo).port;
   const metricsPort = (metricsServer.address() as AddressInfo).port;
   log.info({ port, metricsPort, options }, 'pod-identity-webhook serving');
-  for (const warning of flags.startupWarnings ?? []) log.warn(warning);
 
   return {
     port,
@@ -108,18 +106,24 @@ async function createSource(
   options: MutationOptions,
   log: Logger,
   metrics: Metrics,
-): Promise<{ source: ServiceAccountSource; synced: () => boolean; stopSource: () => Promise<void> }> {
+): Promise<{
+  source: ServiceAccountSource;
+  /** Why the source cannot answer yet, or undefined when it can. */
+  notSynced: () => string | undefined;
+  stopSource: () => Promise<void>;
+}> {
   if (flags.serviceAccounts) {
     const source = await FileServiceAccountSource.fromFile(flags.serviceAccounts);
     log.info(
       { file: flags.serviceAccounts, serviceAccounts: source.size() },
       'ServiceAccounts loaded from file',
     );
-    return { source, synced: () => true, stopSource: async () => {} };
+    return { source, notSynced: () => undefined, stopSource: async () => {} };
   }
   // Loaded only here: @kubernetes/client-node costs ~90 MB and ~300 ms to import, which local runs
   // from a file and the `mutate` command need not pay.
-  const { ClusterServiceAccountSource, loadKubeConfig } = await import('../identity/cluster-source.js');
+  const { ClusterServiceAccountSource, loadKubeConfig } =
+    await import('../serviceaccounts/cluster-source.js');
   const source = new ClusterServiceAccountSource({
     kubeConfig: loadKubeConfig(flags.kubeconfig),
     annotationPrefix: options.annotationPrefix,
@@ -131,7 +135,14 @@ async function createSource(
   void source.start().then(() => {
     if (source.synced) log.info({ serviceAccounts: source.size() }, 'ServiceAccount cache synced');
   });
-  return { source, synced: () => source.synced, stopSource: () => source.stop() };
+  return {
+    source,
+    notSynced: () =>
+      source.synced
+        ? undefined
+        : `ServiceAccount cache not synced${source.lastError ? `: ${source.lastError}` : ''}`,
+    stopSource: () => source.stop(),
+  };
 }
 
 /** IPv6 and IPv4 (pods in IPv6 clusters have only IPv6 addresses); IPv4 alone where IPv6 is off. */
@@ -145,10 +156,18 @@ async function listenOnAllAddresses(app: FastifyInstance, port: number): Promise
   }
 }
 
-/** Runs `serve` until SIGTERM or SIGINT, then exits within SHUTDOWN_TIMEOUT_MS. */
-export async function serveUntilSignalled(flags: ServeFlags, options: MutationOptions): Promise<void> {
+/**
+ * Runs `serve` until SIGTERM or SIGINT, then exits within SHUTDOWN_TIMEOUT_MS. `warnings` are what
+ * the command line asked for but got otherwise (a raised value, an ignored Go flag).
+ */
+export async function serveUntilSignalled(
+  flags: ServeFlags,
+  options: MutationOptions,
+  warnings: readonly string[],
+): Promise<void> {
   const log = createLogger(flags.logLevel);
   const server = await serve(flags, options, { log });
+  for (const warning of warnings) log.warn(warning);
   const stop = (signal: NodeJS.Signals): void => {
     log.info({ signal }, 'shutting down: no longer ready, finishing requests in flight');
     setTimeout(() => {

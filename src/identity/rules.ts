@@ -1,6 +1,7 @@
 // Annotations → Identity. The rules for which annotation wins, and every warning about an
 // annotation, live here; the mutation itself never reads an annotation.
-import { boundTokenExpiration, parseWholeNumber, type MutationOptions } from '../options.js';
+import { ANNOTATION } from '../vocabulary.js';
+import { boundTokenExpiration, parseWholeNumber, type MutationOptions } from './options.js';
 
 export type Annotations = Record<string, string>;
 
@@ -20,13 +21,12 @@ export interface IdentityResult {
   warnings: string[];
 }
 
-export const ANNOTATION_KEYS = [
-  'role-arn',
-  'audience',
-  'sts-regional-endpoints',
-  'token-expiration',
-  'skip-containers',
-];
+export interface RawAnnotations {
+  serviceAccount: Annotations | undefined;
+  pod: Annotations | undefined;
+}
+
+const ANNOTATION_KEYS: string[] = Object.values(ANNOTATION);
 
 const ROLE_ARN = /^arn:[a-z][a-z0-9-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
@@ -34,8 +34,8 @@ const ROLE_ARN = /^arn:[a-z][a-z0-9-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const normalise = (key: string): string => key.toLowerCase().replace(/[-_]/g, '');
 const NORMALISED_KEYS = new Map(ANNOTATION_KEYS.map((key) => [normalise(key), key]));
 
-/** Keeps only the annotations under `prefix/`, keyed by what follows it: what the cache stores. */
-export function annotationsUnder(prefix: string, annotations: Annotations | undefined): Annotations {
+/** Keeps only the annotations under `prefix/`, keyed by what follows it. */
+function annotationsUnder(prefix: string, annotations: Annotations | undefined): Annotations {
   const kept: Annotations = {};
   for (const [key, value] of Object.entries(annotations ?? {})) {
     if (key.startsWith(`${prefix}/`)) kept[key.slice(prefix.length + 1)] = value;
@@ -64,23 +64,45 @@ export function relevantAnnotations(prefix: string, annotations: Annotations | u
   return kept;
 }
 
-export function annotationTypos(prefix: string, annotations: Annotations | undefined): string[] {
+function annotationTypos(
+  prefix: string,
+  owner: 'ServiceAccount' | 'Pod',
+  annotations: Annotations | undefined,
+): string[] {
   const warnings: string[] = [];
   for (const key of Object.keys(annotations ?? {})) {
     const known = typoOf(prefix, key);
     if (known !== undefined)
-      warnings.push(`ServiceAccount annotation "${key}" is ignored; did you mean "${prefix}/${known}"?`);
+      warnings.push(`${owner} annotation "${key}" is ignored; did you mean "${prefix}/${known}"?`);
   }
   return warnings;
 }
 
-export function resolveIdentity(
-  serviceAccount: Annotations,
-  pod: Annotations,
-  options: MutationOptions,
-): IdentityResult {
-  const warnings: string[] = [];
-  const roleArn = serviceAccount['role-arn'] ?? '';
+/**
+ * The one entry point: raw annotations and options in, the identity and every warning out.
+ *
+ * Precedence, left to right: Pod > ServiceAccount > flag. A value that cannot be used is
+ * warned about and the next source applies.
+ *
+ *   setting            Pod annotation       ServiceAccount annotation     flag
+ *   role ARN           -                    role-arn (none: no change)    -
+ *   audience           -                    audience                    > --token-audience
+ *   token expiration   token-expiration   > token-expiration            > --token-expiration
+ *   regional STS       -                    sts-regional-endpoints      > --sts-regional-endpoint
+ *   region             -                    -                             --aws-default-region
+ *   skip containers    skip-containers    + skip-containers (the lists add up)
+ *
+ * A ConfigMap mapping, when it lands, sits between the ServiceAccount and the flag.
+ */
+export function resolveIdentity(raw: RawAnnotations, options: MutationOptions): IdentityResult {
+  const prefix = options.annotationPrefix;
+  const serviceAccount = annotationsUnder(prefix, raw.serviceAccount);
+  const pod = annotationsUnder(prefix, raw.pod);
+  const warnings = [
+    ...annotationTypos(prefix, 'ServiceAccount', raw.serviceAccount),
+    ...annotationTypos(prefix, 'Pod', raw.pod),
+  ];
+  const roleArn = serviceAccount[ANNOTATION.roleArn] ?? '';
   if (roleArn === '') return { identity: undefined, warnings };
   if (!ROLE_ARN.test(roleArn)) {
     warnings.push(
@@ -90,14 +112,14 @@ export function resolveIdentity(
   return {
     identity: {
       roleArn,
-      audience: serviceAccount['audience'] || options.tokenAudience,
+      audience: serviceAccount[ANNOTATION.audience] || options.tokenAudience,
       expirationSeconds: tokenExpiration(serviceAccount, pod, options.tokenExpiration, warnings),
       tokenMountPath: options.tokenMountPath,
       regionalSts: regionalSts(serviceAccount, options.stsRegionalEndpoint, warnings),
       region: options.awsDefaultRegion,
       skipContainers: new Set([
-        ...containerList(serviceAccount['skip-containers']),
-        ...containerList(pod['skip-containers']),
+        ...containerList(serviceAccount[ANNOTATION.skipContainers]),
+        ...containerList(pod[ANNOTATION.skipContainers]),
       ]),
     },
     warnings,
@@ -112,8 +134,8 @@ function tokenExpiration(
   warnings: string[],
 ): number {
   for (const [source, value] of [
-    ['Pod', pod['token-expiration']],
-    ['ServiceAccount', serviceAccount['token-expiration']],
+    ['Pod', pod[ANNOTATION.tokenExpiration]],
+    ['ServiceAccount', serviceAccount[ANNOTATION.tokenExpiration]],
   ]) {
     if (value === undefined) continue;
     const seconds = parseWholeNumber(value);
@@ -131,7 +153,7 @@ function tokenExpiration(
 }
 
 function regionalSts(serviceAccount: Annotations, fallback: boolean, warnings: string[]): boolean {
-  const value = serviceAccount['sts-regional-endpoints'];
+  const value = serviceAccount[ANNOTATION.stsRegionalEndpoints];
   if (value === undefined) return fallback;
   if (value === 'true' || value === 'false') return value === 'true';
   warnings.push(`ServiceAccount annotation sts-regional-endpoints "${value}" is not true or false; ignored`);

@@ -9,9 +9,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { Identity } from '../identity/rules.js';
-
-export const TOKEN_VOLUME_NAME = 'aws-iam-token';
-const TOKEN_FILE = 'token';
+import { ENV, STS_REGIONAL, TOKEN_FILE, TOKEN_VOLUME_NAME } from '../vocabulary.js';
 
 export interface MutationResult {
   pod: V1Pod;
@@ -62,26 +60,26 @@ function identityEnv(
 ): V1EnvVar[] {
   const has = new Set((container.env ?? []).map((variable) => variable.name));
   const added: V1EnvVar[] = [];
-  if (identity.regionalSts && !has.has('AWS_STS_REGIONAL_ENDPOINTS')) {
-    added.push({ name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' });
+  if (identity.regionalSts && !has.has(ENV.stsRegionalEndpoints)) {
+    added.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL });
   }
-  if (identity.region !== '' && !has.has('AWS_DEFAULT_REGION') && !has.has('AWS_REGION')) {
+  if (identity.region !== '' && !has.has(ENV.defaultRegion) && !has.has(ENV.region)) {
     added.push(
-      { name: 'AWS_DEFAULT_REGION', value: identity.region },
-      { name: 'AWS_REGION', value: identity.region },
+      { name: ENV.defaultRegion, value: identity.region },
+      { name: ENV.region, value: identity.region },
     );
   }
-  const hasRole = has.has('AWS_ROLE_ARN');
-  const hasFile = has.has('AWS_WEB_IDENTITY_TOKEN_FILE');
+  const hasRole = has.has(ENV.roleArn);
+  const hasFile = has.has(ENV.webIdentityTokenFile);
   if (!hasRole && !hasFile) {
     added.push(
-      { name: 'AWS_ROLE_ARN', value: identity.roleArn },
-      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: tokenFile },
+      { name: ENV.roleArn, value: identity.roleArn },
+      { name: ENV.webIdentityTokenFile, value: tokenFile },
     );
   } else if (hasRole !== hasFile) {
-    const present = hasRole ? 'AWS_ROLE_ARN' : 'AWS_WEB_IDENTITY_TOKEN_FILE';
+    const present = hasRole ? ENV.roleArn : ENV.webIdentityTokenFile;
     warnings.push(
-      `container "${container.name}" already sets ${present} alone; AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE not injected`,
+      `container "${container.name}" already sets ${present} alone; ${ENV.roleArn} and ${ENV.webIdentityTokenFile} not injected`,
     );
   }
   return added;

@@ -2,15 +2,18 @@
 // logic does not know it is behind HTTP.
 import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:https';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { admit, type AdmitDependencies, type ReviewSummary } from '../admission/admit.js';
+import { admit, summarizeReview, type AdmitDependencies, type ReviewSummary } from '../admission/admit.js';
 import { InvalidReviewError, parseReview } from '../admission/review.js';
-import { ServiceAccountLookupError } from '../identity/source.js';
+import { ServiceAccountLookupError } from '../serviceaccounts/source.js';
 import type { Metrics, Outcome } from './metrics.js';
+import { refusePlainHttp } from './plain-http.js';
 
 export const BODY_LIMIT = 3 * 1024 * 1024;
 const MUTATE = '/mutate';
+const JSON_TYPE = 'application/json';
 
 export interface AppOptions extends AdmitDependencies {
   https: ServerOptions;
@@ -22,7 +25,8 @@ export interface AppOptions extends AdmitDependencies {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    review: ReviewSummary;
+    /** Set once the review is parsed, so even a failed review's log line names it. */
+    review: ReviewSummary | undefined;
     startedAt: number;
   }
 }
@@ -38,10 +42,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   // Only JSON is an AdmissionReview: anything else is answered 415 by fastify.
   app.removeContentTypeParser('text/plain');
+  refusePlainHttp(app.server as unknown as TlsServer, (socket) =>
+    log.warn(
+      { remoteAddress: socket.remoteAddress, status: 400 },
+      'plain HTTP request on the HTTPS port; answered 400: use https://',
+    ),
+  );
   app.decorateRequest('review');
   app.decorateRequest('startedAt', 0);
   app.addHook('onRequest', async (request) => {
-    request.review = {};
+    request.review = undefined;
     request.startedAt = performance.now();
   });
 
@@ -58,7 +68,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   };
 
   app.post(MUTATE, async (request) => {
-    const result = await admit(parseReview(request.body), options, request.review);
+    const review = parseReview(request.body);
+    request.review = summarizeReview(review);
+    const result = await admit(review, options);
     record(request, result.outcome, {
       operations: result.patch.length,
       warnings: result.warnings,
@@ -68,13 +80,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = statusOf(error);
-    const outcome: Outcome = status < 500 ? 'invalid' : 'error';
+    const message = messageOf(error, status, request);
     // routeOptions.url is the route, not the request line: kube-apiserver calls /mutate?timeout=10s.
     if (request.routeOptions.url === MUTATE) {
-      record(request, outcome, { status, err: error });
+      // A client's mistake is one warn line with the reason; only our own failures carry a stack.
+      if (status < 500) record(request, 'invalid', { status, reason: message });
+      else record(request, 'error', { status, err: error });
     }
-    const message =
-      status === 500 && !(error instanceof ServiceAccountLookupError) ? 'internal error' : error.message;
     void reply.code(status).send({ statusCode: status, error: STATUS_CODES[status], message });
   });
 
@@ -85,6 +97,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return { status: 'ready' };
   });
   return app;
+}
+
+/** What the client is told: what was wrong and what was expected. */
+function messageOf(error: FastifyError, status: number, request: FastifyRequest): string {
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return `expected Content-Type ${JSON_TYPE}, got ${JSON.stringify(request.headers['content-type'] ?? '')}`;
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return `request body is larger than the limit of ${BODY_LIMIT} bytes (${BODY_LIMIT / 1024 / 1024} MiB)`;
+  }
+  if (status === 500 && !(error instanceof ServiceAccountLookupError)) return 'internal error';
+  return error.message;
 }
 
 function statusOf(error: FastifyError): number {

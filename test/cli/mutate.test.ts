@@ -1,15 +1,20 @@
-// The built CLI as a user runs it: `node dist/cli.js mutate ...` (npm test builds first).
+// The built CLI as a user runs it: `node dist/cli/main.js mutate ...` (npm test builds first).
 import { execFile } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { OUTPUTS } from '../../src/commands/mutate.js';
 import { applyPatch, type Operation } from '../../src/mutation/patch.js';
+import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX, ENV } from '../../src/vocabulary.js';
 import { loadFixtures, optionFlags } from '../support/fixtures.js';
-import { ROLE_ARN } from '../support/reviews.js';
+import { ROLE_ARN, ROLE_ARN_KEY } from '../support/reviews.js';
+import { serveArgs } from '../support/serving.js';
+import { testCertificates } from '../support/tls.js';
 
-const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -17,9 +22,9 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], stdin?: string): Promise<Run> {
+function run(args: string[], stdin?: string, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], (error, stdout, stderr) =>
+    const child = execFile(process.execPath, [CLI, ...args], { env }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
     child.stdin!.end(stdin ?? '');
@@ -31,8 +36,15 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'piw-cli-'));
 });
 
-describe.concurrent('mutate, for every fixture', () => {
-  it.each(loadFixtures().map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
+/** A few representative fixtures; every fixture runs through the core in test/unit/fixtures.test.ts. */
+const REPRESENTATIVE = ['v1beta1-review', 'sts-and-region', 'typo-role-annotation', 'windows-node-selector'];
+
+describe.concurrent('mutate, for representative fixtures', () => {
+  const fixtures = loadFixtures().filter((f) => REPRESENTATIVE.includes(f.name));
+
+  it('finds them', () => expect(fixtures.map((f) => f.name).sort()).toEqual([...REPRESENTATIVE].sort()));
+
+  it.each(fixtures.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
     const args = [
       'mutate',
       join(fixture.dir, 'review.json'),
@@ -40,25 +52,29 @@ describe.concurrent('mutate, for every fixture', () => {
       fixture.serviceAccountsFile,
       ...optionFlags(fixture.optionsJson),
     ];
+    const warnings = fixture.expectedWarnings.map((w) => `pod-identity-webhook: warning: ${w}\n`).join('');
     const patch = await run([...args, '--output', 'patch']);
-    expect(patch.stderr).toBe('');
-    expect(patch.code).toBe(0);
+    expect(patch).toMatchObject({ code: 0, stderr: warnings });
     expect(applyPatch(fixture.review.request.object, JSON.parse(patch.stdout) as Operation[])).toEqual(
       fixture.expectedPod,
     );
     const pod = await run([...args, '--output', 'pod']);
+    expect(pod).toMatchObject({ code: 0, stderr: warnings });
     expect(JSON.parse(pod.stdout)).toEqual(fixture.expectedPod);
   });
 });
 
 describe('mutate', () => {
-  const accounts = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: app, namespace: team, annotations: {eks.amazonaws.com/role-arn: "${ROLE_ARN}"}}\n`;
+  const accountsYaml = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: app, namespace: team, annotations: {${ROLE_ARN_KEY}: "${ROLE_ARN}"}}\n`;
   const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  serviceAccountName: app\n  containers: [{name: app, image: busybox}]\n`;
 
   it('reads a bare YAML Pod from stdin as a CREATE in --namespace and prints the review response', async () => {
     const file = join(tmp, 'accounts.yaml');
-    await writeFile(file, accounts);
-    const result = await run(['mutate', '-', '--service-accounts', file, '--namespace', 'team'], pod);
+    await writeFile(file, accountsYaml);
+    const result = await run(
+      ['mutate', '-', '--service-accounts', file, '--namespace', 'team', '--format', 'json'],
+      pod,
+    );
     expect(result.code).toBe(0);
     const review = JSON.parse(result.stdout);
     expect(review).toMatchObject({
@@ -81,17 +97,106 @@ describe('mutate', () => {
       ],
       pod,
     );
-    const env = (JSON.parse(mutated.stdout) as V1Pod).spec?.containers[0]?.env?.map((e) => e.name);
-    expect(env).toEqual(['AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE']);
+    const env = (parseYaml(mutated.stdout) as V1Pod).spec?.containers[0]?.env?.map((e) => e.name);
+    expect(env).toEqual([ENV.defaultRegion, ENV.region, ENV.roleArn, ENV.webIdentityTokenFile]);
   });
 
-  it('prints the warnings of a missing ServiceAccount and no patch', async () => {
-    const result = await run(['mutate', '--output', 'review'], pod);
+  it.each(OUTPUTS.map((output) => [output]))(
+    'prints every warning on stderr with --output %s',
+    async (output) => {
+      const file = join(tmp, `typo-${output}.yaml`);
+      await writeFile(
+        file,
+        `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: default, annotations: {eks.amazon.com/role-arn: "${ROLE_ARN}"}}\n`,
+      );
+      const missing = await run(['mutate', '--output', output], pod);
+      expect(missing).toMatchObject({
+        code: 0,
+        stderr: 'pod-identity-webhook: warning: ServiceAccount default/app not found; Pod not mutated\n',
+      });
+      const typo = await run(['mutate', '--output', output, '--service-accounts', file], pod);
+      expect(typo).toMatchObject({
+        code: 0,
+        stderr: `pod-identity-webhook: warning: ServiceAccount annotation "eks.amazon.com/${ANNOTATION.roleArn}" is ignored; did you mean "${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.roleArn}"?\n`,
+      });
+    },
+  );
+
+  it.each([
+    ['YAML in, YAML out', pod, [], (text: string) => parseYaml(text) as unknown],
+    ['JSON in, JSON out', JSON.stringify(parseYaml(pod)), [], (text: string) => JSON.parse(text) as unknown],
+    ['YAML in, --format json', pod, ['--format', 'json'], (text: string) => JSON.parse(text) as unknown],
+    [
+      'JSON in, --format yaml',
+      JSON.stringify(parseYaml(pod)),
+      ['--format', 'yaml'],
+      (text: string) => {
+        expect(text.trimStart().startsWith('{')).toBe(false);
+        return parseYaml(text) as unknown;
+      },
+    ],
+  ])('prints the Pod in the input’s format unless told: %s', async (_name, input, args, parse) => {
+    const result = await run(['mutate', '--output', 'pod', ...args], input);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).response.warnings).toEqual([
-      'ServiceAccount default/app not found; Pod not mutated',
-    ]);
-    expect(JSON.parse((await run(['mutate', '--output', 'patch'], pod)).stdout)).toEqual([]);
+    expect(parse(result.stdout)).toEqual(parseYaml(pod));
+  });
+
+  it.each([
+    ['--sts-regional-endpoint FILE (the file is not taken as its value)', ['--sts-regional-endpoint'], true],
+    ['--sts-regional-endpoint=true', ['--sts-regional-endpoint=true'], true],
+    ['--sts-regional-endpoint=false', ['--sts-regional-endpoint=false'], false],
+    ['--sts-regional-endpoint=1', ['--sts-regional-endpoint=1'], true],
+    ['--sts-regional-endpoint=F', ['--sts-regional-endpoint=F'], false],
+    ['no flag', [], false],
+  ])('takes a boolean flag as Go does: %s', async (_name, flag, regional) => {
+    const file = join(tmp, 'pod.yaml');
+    const accounts = join(tmp, 'bool-accounts.yaml');
+    await writeFile(file, pod.replace('{name: app}', '{name: app, namespace: team}'));
+    await writeFile(accounts, accountsYaml);
+    const result = await run(['mutate', ...flag, file, '--service-accounts', accounts, '--output', 'pod']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const env = (parseYaml(result.stdout) as V1Pod).spec?.containers[0]?.env ?? [];
+    expect(env.some((e) => e.name === ENV.stsRegionalEndpoints)).toBe(regional);
+    expect(env.some((e) => e.name === ENV.roleArn)).toBe(true);
+  });
+
+  it.each([
+    [
+      'a JSON file that does not parse: the error speaks JSON',
+      'broken.json',
+      '{"kind": "Pod",',
+      /^pod-identity-webhook: \S+broken\.json: invalid JSON: .+\n$/,
+    ],
+    [
+      'a YAML file that does not parse',
+      'broken.yaml',
+      'kind: Pod\nspec: [\n',
+      /^pod-identity-webhook: \S+broken\.yaml: (?!.*JSON).+\n$/,
+    ],
+    [
+      'a bare Pod without containers: named from the Pod, not request.object',
+      'no-containers.yaml',
+      'kind: Pod\nspec: {}\n',
+      /^pod-identity-webhook: \S+no-containers\.yaml: spec\.containers must be an array, got undefined\n$/,
+    ],
+    [
+      'a malformed review',
+      'review.json',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}',
+      /^pod-identity-webhook: \S+review\.json: request\.uid must be a string, got undefined\n$/,
+    ],
+    [
+      'a review with a malformed Pod',
+      'bad-pod-review.json',
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","object":{"spec":{"containers":"x"}}}}',
+      /^pod-identity-webhook: \S+bad-pod-review\.json: request\.object\.spec\.containers must be an array, got string\n$/,
+    ],
+  ])('names the file in the error for %s', async (_what, name, text, message) => {
+    const file = join(tmp, name);
+    await writeFile(file, text);
+    const result = await run(['mutate', file]);
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(message);
   });
 
   it.each([
@@ -101,7 +206,7 @@ describe('mutate', () => {
       '',
       /^pod-identity-webhook: \/nonexistent.json cannot be read: ENOENT\n$/,
     ],
-    ['broken YAML', ['mutate'], '{"kind": "Pod"', /^pod-identity-webhook: stdin: .+\n$/],
+    ['broken JSON', ['mutate'], '{"kind": "Pod"', /^pod-identity-webhook: stdin: invalid JSON: .+\n$/],
     [
       'an empty input',
       ['mutate'],
@@ -118,13 +223,13 @@ describe('mutate', () => {
       'a malformed review',
       ['mutate'],
       '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}',
-      /^pod-identity-webhook: request.uid must be a string, got undefined\n$/,
+      /^pod-identity-webhook: stdin: request.uid must be a string, got undefined\n$/,
     ],
     [
       'a Pod without containers',
       ['mutate'],
       'kind: Pod\nspec: {}\n',
-      /^pod-identity-webhook: request.object.spec.containers must be an array, got undefined\n$/,
+      /^pod-identity-webhook: stdin: spec.containers must be an array, got undefined\n$/,
     ],
     [
       'a missing ServiceAccounts file',
@@ -148,15 +253,21 @@ describe('mutate', () => {
       'a bad flag value',
       ['mutate', '--token-expiration', 'ten'],
       pod,
-      /^pod-identity-webhook: option '--token-expiration <seconds>' argument 'ten' is invalid. --token-expiration must be a whole number from 0 to 4294967296, got "ten"\n$/,
+      /^pod-identity-webhook: option '--token-expiration <seconds>' argument 'ten' is invalid. --token-expiration must be a whole number of seconds, got "ten"\n$/,
     ],
     [
       'an unknown output',
       ['mutate', '--output', 'yaml'],
       pod,
-      /^pod-identity-webhook: option '--output <format>' argument 'yaml' is invalid. Allowed choices are review, patch, pod.\n$/,
+      /^pod-identity-webhook: option '--output <what>' argument 'yaml' is invalid. Allowed choices are review, patch, pod.\n$/,
     ],
     ['an unknown option', ['mutate', '--nope'], pod, /^pod-identity-webhook: unknown option '--nope'\n$/],
+    [
+      'a boolean flag given something other than true or false',
+      ['mutate', '--sts-regional-endpoint=maybe'],
+      pod,
+      /^pod-identity-webhook: --sts-regional-endpoint must be true or false, got "maybe"\n$/,
+    ],
     ['an unknown command', ['bogus'], '', /^pod-identity-webhook: unknown command 'bogus'\n$/],
     [
       'a bad prefix',
@@ -214,6 +325,7 @@ describe('the executable', () => {
       /^pod-identity-webhook: --watch-config-map=true is not supported: it reads roles from a ConfigMap; annotate the ServiceAccounts\n$/,
     ],
     [['--compose-role-arn=true'], /^pod-identity-webhook: --compose-role-arn=true is not supported/],
+    [['--in-cluster=yes'], /^pod-identity-webhook: --in-cluster must be true or false, got "yes"\n$/],
     [
       ['--kube-api', 'https://10.0.0.1'],
       /^pod-identity-webhook: --kube-api is not supported: pass a --kubeconfig/,
@@ -236,7 +348,7 @@ describe('the executable', () => {
     const file = join(tmp, 'expiration-accounts.yaml');
     await writeFile(
       file,
-      `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: default, annotations: {eks.amazonaws.com/role-arn: "${ROLE_ARN}"}}\n`,
+      `apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: default, annotations: {${ROLE_ARN_KEY}: "${ROLE_ARN}"}}\n`,
     );
     const pod = `kind: Pod\nmetadata: {name: a}\nspec: {serviceAccountName: app, containers: [{name: a}]}\n`;
     const result = await run(
@@ -247,8 +359,43 @@ describe('the executable', () => {
     expect(result.stderr).toBe(
       'pod-identity-webhook: warning: --token-expiration 300 is below the minimum; raised to 600\n',
     );
-    const volume = (JSON.parse(result.stdout) as V1Pod).spec?.volumes?.[0];
+    const volume = (parseYaml(result.stdout) as V1Pod).spec?.volumes?.[0];
     expect(volume?.projected?.sources?.[0]?.serviceAccountToken?.expirationSeconds).toBe(600);
+  });
+
+  it('shows duration defaults in --help in the form the flag accepts', async () => {
+    const help = (await run(['serve', '--help'])).stdout.replace(/\s+/g, ' ');
+    const defaults = {
+      '--service-account-lookup-grace-period': '1s',
+      '--shutdown-delay': '2s',
+    };
+    for (const [flag, value] of Object.entries(defaults)) {
+      expect(help).toMatch(new RegExp(`${flag} <duration> .*?\\(default: ${value}\\)`));
+    }
+    // Given back to the flags, the defaults are accepted: serve gets as far as the certificate.
+    const result = await run([
+      'serve',
+      ...Object.entries(defaults).flat(),
+      '--tls-cert',
+      '/nonexistent/tls.crt',
+      '--service-accounts',
+      'examples/service-accounts.yaml',
+    ]);
+    expect(result.stderr).toBe(
+      'pod-identity-webhook: --tls-cert /nonexistent/tls.crt cannot be read: ENOENT\n',
+    );
+  });
+
+  it('stops at once when given no way to read ServiceAccounts, naming both ways', async () => {
+    const certs = await testCertificates();
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: tmp };
+    delete env['KUBECONFIG'];
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const result = await run(serveArgs(certs), '', env);
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toMatch(
+      /^pod-identity-webhook: no ServiceAccounts to read: pass --service-accounts FILE .+, or --kubeconfig FILE .+\n$/,
+    );
   });
 
   it('exits 1 with a clear message when serve cannot start', async () => {

@@ -6,8 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterServiceAccountSource } from '../../src/identity/cluster-source.js';
-import { ServiceAccountLookupError } from '../../src/identity/source.js';
+import { ClusterServiceAccountSource } from '../../src/serviceaccounts/cluster-source.js';
+import { ServiceAccountLookupError } from '../../src/serviceaccounts/source.js';
+import { DEFAULT_ANNOTATION_PREFIX } from '../../src/vocabulary.js';
 import { testCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
 
@@ -46,7 +47,7 @@ describe('ClusterServiceAccountSource live lookup', () => {
   it('gives up at the grace period, aborts the request, and reads afresh on the next miss', async () => {
     const source = new ClusterServiceAccountSource({
       kubeConfig,
-      annotationPrefix: 'eks.amazonaws.com',
+      annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
       gracePeriodMs: 200,
       log: pino({ level: 'silent' }),
     });

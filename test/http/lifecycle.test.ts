@@ -1,21 +1,23 @@
 // serve() as a whole: certificate reload, readiness and graceful shutdown, over real TLS.
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, readFile, rename } from 'node:fs/promises';
+import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { request as httpsRequest, Agent } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serve, type RunningServer, type ServeFlags } from '../../src/commands/serve.js';
-import type { ServiceAccountSource } from '../../src/identity/source.js';
-import { DEFAULT_MUTATION_OPTIONS } from '../../src/options.js';
+import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
+import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
 import { createCA, issueCertificate } from '../../scripts/pki.mjs';
-import { appPod, podReview, ROLE_ARN } from '../support/reviews.js';
+import { appPod, podReview, ROLE_ARN, ROLE_ARN_KEY } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
-import { servingPorts } from '../support/serving.js';
+import { serveArgs, servingPorts } from '../support/serving.js';
+import { captureLog } from '../support/log.js';
 
 /** A source whose lookups wait until released: holds a request in flight. */
 function heldSource(): ServiceAccountSource & { release(): void; waiting: Promise<void> } {
@@ -23,7 +25,7 @@ function heldSource(): ServiceAccountSource & { release(): void; waiting: Promis
   let started!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const waiting = new Promise<void>((resolve) => (started = resolve));
-  const account: V1ServiceAccount = { metadata: { annotations: { 'eks.amazonaws.com/role-arn': ROLE_ARN } } };
+  const account: V1ServiceAccount = { metadata: { annotations: { [ROLE_ARN_KEY]: ROLE_ARN } } };
   return {
     async get() {
       started();
@@ -182,6 +184,54 @@ describe('certificate reload', () => {
   });
 });
 
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('a cluster that cannot be reached', () => {
+  it('logs one short warn line per retry, without a stack, and names the reason in /readyz', async () => {
+    const kubeconfig = join(certs.dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${await closedPort()}` } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
+    );
+    const { log, lines } = captureLog('debug');
+    running = await serve(
+      { ...flags(certs), serviceAccounts: undefined, kubeconfig },
+      DEFAULT_MUTATION_OPTIONS,
+      {
+        log,
+      },
+    );
+    const failures = () => lines.filter((l) => l['level'] === 40 && String(l['msg']).includes('list/watch'));
+    await waitFor('two failed attempts', () => (failures().length >= 2 ? true : undefined), {
+      timeoutMs: 10_000,
+    });
+    for (const line of failures()) {
+      expect(line['msg']).toMatch(/^ServiceAccount list\/watch failed; retrying in \d+ms$/);
+      expect(line['reason']).toMatch(/ECONNREFUSED/);
+      expect(JSON.stringify(line)).not.toContain('stack');
+      expect(JSON.stringify(line).length).toBeLessThan(400);
+    }
+    const readyz = await get(running.port, certs.ca, '/readyz');
+    expect(readyz.status).toBe(503);
+    const { reasons } = JSON.parse(readyz.body) as { reasons: string[] };
+    expect(reasons).toEqual([expect.stringMatching(/^ServiceAccount cache not synced: .*ECONNREFUSED/)]);
+  });
+});
+
 describe('shutdown', () => {
   it('stops being ready, keeps serving through the delay, finishes the request in flight, then refuses connections', async () => {
     const source = heldSource();
@@ -210,16 +260,8 @@ describe('shutdown', () => {
     const child = spawn(
       process.execPath,
       [
-        'dist/cli.js',
-        'serve',
-        '--port',
-        '0',
-        '--metrics-port',
-        '0',
-        '--tls-cert',
-        certs.certFile,
-        '--tls-key',
-        certs.keyFile,
+        'dist/cli/main.js',
+        ...serveArgs(certs),
         '--service-accounts',
         'examples/service-accounts.yaml',
         // As in the Go webhook's Deployment: accepted, and reported as ignored.

@@ -2,13 +2,19 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServiceAccountSource } from '../../src/identity/source.js';
-import { ServiceAccountLookupError } from '../../src/identity/source.js';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
+import { ServiceAccountLookupError } from '../../src/serviceaccounts/source.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { appPod, podReview, ROLE_ARN, SERVICE_ACCOUNTS_YAML } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { loadFixtures } from '../support/fixtures.js';
 import { sampleSum } from '../support/prometheus.js';
+import { captureLog } from '../support/log.js';
+import { waitFor } from '../support/wait.js';
+import { PLAIN_HTTP_MESSAGE } from '../../src/server/plain-http.js';
+import { DEFAULT_TOKEN_MOUNT_PATH, ENV, TOKEN_FILE } from '../../src/vocabulary.js';
 
 /** Every path into a JSON value: object keys and array indexes. */
 function pathsOf(value: unknown, prefix: string[] = []): string[][] {
@@ -51,11 +57,8 @@ describe('POST /mutate', () => {
       op: 'add',
       path: '/spec/containers/0/env',
       value: [
-        { name: 'AWS_ROLE_ARN', value: ROLE_ARN },
-        {
-          name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
-          value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
-        },
+        { name: ENV.roleArn, value: ROLE_ARN },
+        { name: ENV.webIdentityTokenFile, value: `${DEFAULT_TOKEN_MOUNT_PATH}/${TOKEN_FILE}` },
       ],
     });
   });
@@ -110,17 +113,21 @@ describe('POST /mutate', () => {
     expect(response.body.statusCode).toBe(400);
   });
 
-  it('answers a wrong content type with 415', async () => {
-    await post(JSON.stringify(podReview(appPod())), 'text/plain').expect(415);
-    await post('<xml/>', 'application/xml').expect(415);
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['application/xml', 'application/xml'],
+  ])('answers %s with 415 naming the expected content type', async (_name, type) => {
+    const response = await post(JSON.stringify(podReview(appPod())), type).expect(415);
+    expect(response.body.message).toBe(`expected Content-Type application/json, got "${type}"`);
   });
 
-  it('answers a body over 3 MiB with 413', async () => {
+  it('answers a body over 3 MiB with 413 naming the limit', async () => {
     const big = podReview({
       ...appPod(),
       metadata: { name: 'big', annotations: { filler: 'x'.repeat(3 * 1024 * 1024) } },
     });
-    await post(big).expect(413);
+    const response = await post(big).expect(413);
+    expect(response.body.message).toBe('request body is larger than the limit of 3145728 bytes (3 MiB)');
   });
 
   it('never crashes and never answers 5xx on arbitrary JSON', async () => {
@@ -181,6 +188,8 @@ describe('POST /mutate', () => {
   });
 
   it('counts outcomes in the metrics', async () => {
+    await post(podReview(appPod())).expect(200);
+    await post({}).expect(400);
     const text = await server.metrics.registry.metrics();
     expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="mutated"\} [1-9]/);
     expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="invalid"\} [1-9]/);
@@ -232,5 +241,68 @@ describe('health', () => {
     } finally {
       await notReady.app.close();
     }
+  });
+});
+
+describe('what a client gets wrong, it is told and it is logged', () => {
+  let app: TestApp;
+  let captured: ReturnType<typeof captureLog>;
+  beforeAll(async () => {
+    captured = captureLog();
+    app = await testApp(certs, SERVICE_ACCOUNTS_YAML, undefined, undefined, captured.log);
+    await app.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => app.app.close());
+
+  const plainHttp = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { port } = app.app.server.address() as AddressInfo;
+      httpRequest({ host: '127.0.0.1', port, path, method: 'POST' }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+        .once('error', reject)
+        .end('{}');
+    });
+
+  it('answers a plain-HTTP request to the HTTPS port with 400 saying so, and logs it', async () => {
+    expect(await plainHttp('/mutate')).toEqual({ status: 400, body: PLAIN_HTTP_MESSAGE });
+    const line = await waitFor('the plain-HTTP log line', () =>
+      captured.lines.find((l) => String(l['msg']).startsWith('plain HTTP request on the HTTPS port')),
+    );
+    expect(line).toMatchObject({ level: 40, status: 400 });
+    // The port still speaks TLS afterwards.
+    await request(app.app.server).get('/healthz').ca(certs.ca).expect(200);
+  });
+
+  it.each([
+    [
+      'a wrong content type',
+      'text/plain',
+      '{}',
+      415,
+      'expected Content-Type application/json, got "text/plain"',
+    ],
+    [
+      'a malformed review',
+      'application/json',
+      '{}',
+      400,
+      'apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1, got nothing',
+    ],
+  ])('logs %s as one warn line with the reason and no stack', async (_name, type, body, status, reason) => {
+    const before = captured.lines.length;
+    await request(app.app.server)
+      .post('/mutate')
+      .ca(certs.ca)
+      .set('content-type', type)
+      .send(body)
+      .expect(status);
+    const line = await waitFor('the review log line', () =>
+      captured.lines.slice(before).find((l) => l['msg'] === 'admission review'),
+    );
+    expect(line).toMatchObject({ level: 40, outcome: 'invalid', status, reason });
+    expect(JSON.stringify(line)).not.toMatch(/stack|"err"/);
   });
 });

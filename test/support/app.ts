@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { FileServiceAccountSource } from '../../src/identity/file-source.js';
-import type { ServiceAccountSource } from '../../src/identity/source.js';
-import { DEFAULT_MUTATION_OPTIONS, type MutationOptions } from '../../src/options.js';
+import { pino, type Logger } from 'pino';
+import { FileServiceAccountSource } from '../../src/serviceaccounts/file-source.js';
+import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
+import { DEFAULT_MUTATION_OPTIONS, type MutationOptions } from '../../src/identity/options.js';
 import { buildApp } from '../../src/server/app.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import type { TestCertificates } from './tls.js';
@@ -18,6 +18,7 @@ export async function testApp(
   source: ServiceAccountSource | string,
   options: MutationOptions = DEFAULT_MUTATION_OPTIONS,
   notReadyReasons: () => string[] = () => [],
+  log: Logger = pino({ level: 'silent' }),
 ): Promise<TestApp> {
   const accounts = typeof source === 'string' ? FileServiceAccountSource.fromText(source, 'test') : source;
   const metrics = createMetrics(() => accounts.size());
@@ -25,7 +26,7 @@ export async function testApp(
     https: { cert: certs.cert, key: certs.key },
     source: accounts,
     options,
-    log: pino({ level: 'silent' }),
+    log,
     metrics,
     notReadyReasons,
   });

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX } from '../../src/vocabulary.js';
 
 /** An AdmissionReview as kube-apiserver sends it for a Pod CREATE. */
 export function podReview(pod: V1Pod, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -25,6 +26,9 @@ export function podReview(pod: V1Pod, overrides: Record<string, unknown> = {}): 
 
 export const ROLE_ARN = 'arn:aws:iam::111122223333:role/app';
 
+/** The ServiceAccount annotation that names the role: `eks.amazonaws.com/role-arn`. */
+export const ROLE_ARN_KEY = `${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.roleArn}`;
+
 export const appPod = (serviceAccountName = 'app'): V1Pod => ({
   apiVersion: 'v1',
   kind: 'Pod',
@@ -39,7 +43,7 @@ metadata:
   name: app
   namespace: default
   annotations:
-    eks.amazonaws.com/role-arn: ${ROLE_ARN}
+    ${ROLE_ARN_KEY}: ${ROLE_ARN}
 ---
 apiVersion: v1
 kind: ServiceAccount

@@ -4,17 +4,28 @@ import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/identity/rules.js';
 import { injectIdentity, isWindows } from '../../src/mutation/inject.js';
 import { applyPatch, diffPods } from '../../src/mutation/patch.js';
+import {
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_EXPIRATION,
+  DEFAULT_TOKEN_MOUNT_PATH,
+  ENV,
+  STS_REGIONAL,
+  TOKEN_FILE,
+  TOKEN_VOLUME_NAME,
+} from '../../src/vocabulary.js';
 
-const MOUNT = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
+const MOUNT = DEFAULT_TOKEN_MOUNT_PATH;
 const identity: Identity = {
   roleArn: 'arn:aws:iam::111122223333:role/app',
-  audience: 'sts.amazonaws.com',
-  expirationSeconds: 86400,
+  audience: DEFAULT_TOKEN_AUDIENCE,
+  expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
   tokenMountPath: MOUNT,
   regionalSts: false,
   region: '',
   skipContainers: new Set(),
 };
+/** Every variable the webhook may inject. */
+const IDENTITY_VARS: string[] = Object.values(ENV);
 const pod = (...containers: V1Container[]): V1Pod => ({ metadata: { name: 'p' }, spec: { containers } });
 
 describe('injectIdentity', () => {
@@ -32,36 +43,68 @@ describe('injectIdentity', () => {
         {
           name: 'b',
           env: [
-            { name: 'AWS_REGION', value: 'us-east-1' },
-            { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'legacy' },
+            { name: ENV.region, value: 'us-east-1' },
+            { name: ENV.stsRegionalEndpoints, value: 'legacy' },
           ],
         },
       ),
       { ...identity, region: 'eu-west-1', regionalSts: true },
     );
-    expect(result.pod.spec?.containers[0]?.env?.map((e) => e.name)).toEqual([
-      'AWS_STS_REGIONAL_ENDPOINTS',
-      'AWS_DEFAULT_REGION',
-      'AWS_REGION',
-      'AWS_ROLE_ARN',
-      'AWS_WEB_IDENTITY_TOKEN_FILE',
+    expect(result.pod.spec?.containers[0]?.env).toEqual([
+      { name: ENV.stsRegionalEndpoints, value: STS_REGIONAL },
+      { name: ENV.defaultRegion, value: 'eu-west-1' },
+      { name: ENV.region, value: 'eu-west-1' },
+      { name: ENV.roleArn, value: identity.roleArn },
+      { name: ENV.webIdentityTokenFile, value: `${MOUNT}/${TOKEN_FILE}` },
     ]);
     expect(result.pod.spec?.containers[1]?.env).toEqual([
-      { name: 'AWS_REGION', value: 'us-east-1' },
-      { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'legacy' },
-      { name: 'AWS_ROLE_ARN', value: identity.roleArn },
-      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: `${MOUNT}/token` },
+      { name: ENV.region, value: 'us-east-1' },
+      { name: ENV.stsRegionalEndpoints, value: 'legacy' },
+      { name: ENV.roleArn, value: identity.roleArn },
+      { name: ENV.webIdentityTokenFile, value: `${MOUNT}/${TOKEN_FILE}` },
     ]);
   });
 
-  it('adds neither identity variable to a container that sets one of them, and warns', () => {
-    const result = injectIdentity(
-      pod({ name: 'a', env: [{ name: 'AWS_ROLE_ARN', value: 'mine' }] }),
-      identity,
-    );
-    expect(result.pod.spec?.containers[0]?.env).toEqual([{ name: 'AWS_ROLE_ARN', value: 'mine' }]);
+  it.each([
+    ['the role ARN', ENV.roleArn],
+    ['the token file', ENV.webIdentityTokenFile],
+  ])('adds neither identity variable to a container that sets only %s, and warns', (_case, present) => {
+    const result = injectIdentity(pod({ name: 'a', env: [{ name: present, value: 'mine' }] }), identity);
+    expect(result.pod.spec?.containers[0]?.env).toEqual([{ name: present, value: 'mine' }]);
     expect(result.warnings).toEqual([
-      'container "a" already sets AWS_ROLE_ARN alone; AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE not injected',
+      `container "a" already sets ${present} alone; ${ENV.roleArn} and ${ENV.webIdentityTokenFile} not injected`,
+    ]);
+  });
+
+  it('keeps both identity variables of a container that sets both, without a warning', () => {
+    const env = [
+      { name: ENV.roleArn, value: 'mine' },
+      { name: ENV.webIdentityTokenFile, value: '/mine/token' },
+    ];
+    const result = injectIdentity(pod({ name: 'a', env }), identity);
+    expect(result.pod.spec?.containers[0]?.env).toEqual(env);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('adds the token volume once, with the identity audience and expiration, when a container mounts it', () => {
+    const result = injectIdentity(pod({ name: 'a' }, { name: 'b' }), {
+      ...identity,
+      audience: 'custom',
+      expirationSeconds: 3600,
+    });
+    expect(result.pod.spec?.containers.map((c) => c.volumeMounts)).toEqual([
+      [{ name: TOKEN_VOLUME_NAME, readOnly: true, mountPath: MOUNT }],
+      [{ name: TOKEN_VOLUME_NAME, readOnly: true, mountPath: MOUNT }],
+    ]);
+    expect(result.pod.spec?.volumes).toEqual([
+      {
+        name: TOKEN_VOLUME_NAME,
+        projected: {
+          sources: [
+            { serviceAccountToken: { audience: 'custom', expirationSeconds: 3600, path: TOKEN_FILE } },
+          ],
+        },
+      },
     ]);
   });
 
@@ -90,7 +133,7 @@ describe('injectIdentity', () => {
     };
     const result = injectIdentity(windows, identity);
     expect(result.pod.spec?.containers[0]?.env?.[1]).toEqual({
-      name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+      name: ENV.webIdentityTokenFile,
       value: 'C:\\var\\run\\secrets\\eks.amazonaws.com\\serviceaccount\\token',
     });
     expect(result.pod.spec?.containers[0]?.volumeMounts?.[0]?.mountPath).toBe(MOUNT);
@@ -113,38 +156,33 @@ describe('isWindows', () => {
     },
   });
 
-  it('reads both node selector labels', () => {
-    expect(
-      isWindows({ spec: { containers: [], nodeSelector: { 'beta.kubernetes.io/os': 'windows' } } }),
-    ).toBe(true);
-    expect(isWindows({ spec: { containers: [], nodeSelector: { 'kubernetes.io/os': 'linux' } } })).toBe(
-      false,
-    );
+  it.each([
+    ['kubernetes.io/os: windows', { 'kubernetes.io/os': 'windows' }, true],
+    ['beta.kubernetes.io/os: windows', { 'beta.kubernetes.io/os': 'windows' }, true],
+    ['kubernetes.io/os: linux', { 'kubernetes.io/os': 'linux' }, false],
+    ['no OS label', { 'node.kubernetes.io/instance-type': 'm5.large' }, false],
+  ])('node selector %s: %s', (_case, nodeSelector, windows) => {
+    expect(isWindows({ spec: { containers: [], nodeSelector } })).toBe(windows);
   });
 
-  it('requires every required affinity term to pin Windows', () => {
-    expect(isWindows(affinity(['windows']))).toBe(true);
-    expect(isWindows(affinity(['windows'], ['windows']))).toBe(true);
-    expect(isWindows(affinity(['windows'], ['linux']))).toBe(false);
-    expect(isWindows(affinity(['windows', 'linux']))).toBe(false);
-    expect(isWindows(affinity())).toBe(false);
+  it.each([
+    ['one term pinning Windows', [['windows']], true],
+    ['every term pinning Windows', [['windows'], ['windows']], true],
+    ['one of two terms pinning Windows', [['windows'], ['linux']], false],
+    ['a term allowing Windows or Linux', [['windows', 'linux']], false],
+    ['no terms', [], false],
+  ])('required affinity with %s: %s', (_case, terms, windows) => {
+    expect(isWindows(affinity(...terms))).toBe(windows);
   });
 });
 
 describe('the patch, for generated Pods (property)', () => {
-  const IDENTITY_VARS = [
-    'AWS_ROLE_ARN',
-    'AWS_WEB_IDENTITY_TOKEN_FILE',
-    'AWS_REGION',
-    'AWS_DEFAULT_REGION',
-    'AWS_STS_REGIONAL_ENDPOINTS',
-  ];
   const envVar = fc.record({
     name: fc.oneof(fc.constantFrom(...IDENTITY_VARS), fc.stringMatching(/^[A-Z_]{1,8}$/)),
     value: fc.string(),
   });
   const mount = fc.record({
-    name: fc.oneof(fc.constant('aws-iam-token'), fc.stringMatching(/^[a-z]{1,6}$/)),
+    name: fc.oneof(fc.constant(TOKEN_VOLUME_NAME), fc.stringMatching(/^[a-z]{1,6}$/)),
     mountPath: fc.oneof(fc.constant(MOUNT), fc.stringMatching(/^\/[a-z]{1,6}$/)),
   });
   const container = (name: string) =>
@@ -164,7 +202,7 @@ describe('the patch, for generated Pods (property)', () => {
       containers: fc.integer({ min: 1, max: 4 }),
       init: fc.integer({ min: 0, max: 2 }),
       volumes: fc.array(
-        fc.record({ name: fc.oneof(fc.constant('aws-iam-token'), fc.stringMatching(/^[a-z]{1,6}$/)) }),
+        fc.record({ name: fc.oneof(fc.constant(TOKEN_VOLUME_NAME), fc.stringMatching(/^[a-z]{1,6}$/)) }),
         {
           maxLength: 3,
         },
@@ -190,7 +228,7 @@ describe('the patch, for generated Pods (property)', () => {
     );
   const identityArb = fc.record({
     roleArn: fc.constant(identity.roleArn),
-    audience: fc.constantFrom('sts.amazonaws.com', 'custom'),
+    audience: fc.constantFrom(DEFAULT_TOKEN_AUDIENCE, 'custom'),
     expirationSeconds: fc.integer({ min: 600, max: 100000 }),
     tokenMountPath: fc.constant(MOUNT),
     regionalSts: fc.boolean(),
@@ -235,6 +273,6 @@ describe('the patch, for generated Pods (property)', () => {
 
 /** Identity variables the generated Pod already repeated: the mutation never adds a repeat. */
 function duplicatesIn(names: string[]): number {
-  const identityNames = names.filter((n) => n.startsWith('AWS_'));
+  const identityNames = names.filter((n) => IDENTITY_VARS.includes(n));
   return identityNames.length - new Set(identityNames).size;
 }

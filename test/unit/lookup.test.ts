@@ -2,8 +2,8 @@
 // The cluster source that wires them to a real informer and API server is proven in test/e2e.
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { describe, expect, it, vi } from 'vitest';
-import { createLookup } from '../../src/identity/lookup.js';
-import { ServiceAccountLookupError } from '../../src/identity/source.js';
+import { createLookup } from '../../src/serviceaccounts/lookup.js';
+import { ServiceAccountLookupError } from '../../src/serviceaccounts/source.js';
 
 const account = (name: string): V1ServiceAccount => ({ metadata: { name, namespace: 'ns' } });
 

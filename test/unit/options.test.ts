@@ -1,44 +1,163 @@
+// The mutation options: defaults, checks and the bounded token expiration, for the command line
+// (resolveMutationOptions) and for fixtures' options.json (mutationOptionsFrom).
 import { describe, expect, it } from 'vitest';
-import { mutationOptionsFrom, OptionError, parseBoundedDuration, parseDuration } from '../../src/options.js';
+import {
+  DEFAULT_MUTATION_OPTIONS,
+  MAX_TOKEN_EXPIRATION,
+  MIN_TOKEN_EXPIRATION,
+  mutationOptionsFrom,
+  OptionError,
+  parseWholeNumber,
+  resolveMutationOptions,
+  type MutationOptions,
+} from '../../src/identity/options.js';
+import {
+  DEFAULT_ANNOTATION_PREFIX,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_EXPIRATION,
+  DEFAULT_TOKEN_MOUNT_PATH,
+} from '../../src/vocabulary.js';
 
-describe('parseDuration (Go duration syntax, in ms)', () => {
+describe('resolveMutationOptions', () => {
+  it('fills every default from the vocabulary', () => {
+    expect(resolveMutationOptions({})).toEqual({
+      options: {
+        annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
+        tokenAudience: DEFAULT_TOKEN_AUDIENCE,
+        tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
+        tokenExpiration: DEFAULT_TOKEN_EXPIRATION,
+        awsDefaultRegion: '',
+        stsRegionalEndpoint: false,
+      },
+      warnings: [],
+    });
+  });
+
+  it('keeps what is given and leaves the defaults alone', () => {
+    const given: Partial<MutationOptions> = { awsDefaultRegion: 'eu-west-1', tokenExpiration: 3600 };
+    const { options, warnings } = resolveMutationOptions(given);
+    expect(options).toEqual({ ...DEFAULT_MUTATION_OPTIONS, ...given });
+    expect(warnings).toEqual([]);
+    expect(options).not.toBe(DEFAULT_MUTATION_OPTIONS);
+    expect(DEFAULT_MUTATION_OPTIONS.tokenExpiration).toBe(DEFAULT_TOKEN_EXPIRATION);
+  });
+
   it.each([
-    ['0', 0],
-    ['0s', 0],
-    ['500ms', 500],
-    ['1s', 1000],
-    ['1.5s', 1500],
-    ['1m30s', 90_000],
-    ['2h', 7_200_000],
-    ['250us', 0.25],
-  ])('%s is %d ms', (value, ms) => {
-    expect(parseDuration('--d', value)).toBe(ms);
+    ['the minimum', MIN_TOKEN_EXPIRATION],
+    ['the maximum', MAX_TOKEN_EXPIRATION],
+  ])('accepts a token expiration of %s as it is', (_case, seconds) => {
+    expect(resolveMutationOptions({ tokenExpiration: seconds })).toEqual({
+      options: { ...DEFAULT_MUTATION_OPTIONS, tokenExpiration: seconds },
+      warnings: [],
+    });
   });
 
-  it.each(['', '1', 's', '-1s', '1x', '1s ', ' 1s', '1 s'])('rejects %j naming the flag', (value) => {
-    expect(() => parseDuration('--d', value)).toThrow(
-      new OptionError(`--d must be a duration such as 0, 500ms, 2s or 1m30s, got "${value}"`),
-    );
+  it.each([
+    ['raises', 300, MIN_TOKEN_EXPIRATION, '--token-expiration 300 is below the minimum; raised to 600'],
+    ['raises', 0, MIN_TOKEN_EXPIRATION, '--token-expiration 0 is below the minimum; raised to 600'],
+    [
+      'lowers',
+      MAX_TOKEN_EXPIRATION + 1,
+      MAX_TOKEN_EXPIRATION,
+      '--token-expiration 4294967297 is above the maximum; lowered to 4294967296',
+    ],
+  ])('%s a token expiration of %d to %d, with a warning', (_verb, given, seconds, warning) => {
+    expect(resolveMutationOptions({ tokenExpiration: given })).toEqual({
+      options: { ...DEFAULT_MUTATION_OPTIONS, tokenExpiration: seconds },
+      warnings: [warning],
+    });
   });
 
-  it('bounds a duration', () => {
-    expect(parseBoundedDuration('--d', '30s', 30_000, '30s')).toBe(30_000);
-    expect(() => parseBoundedDuration('--d', '31s', 30_000, '30s')).toThrow(
-      '--d must be at most 30s, got "31s"',
-    );
+  it.each<[string, Partial<MutationOptions>, string]>([
+    [
+      'a prefix with a slash',
+      { annotationPrefix: 'example.com/iam' },
+      `--annotation-prefix must be a DNS subdomain such as ${DEFAULT_ANNOTATION_PREFIX} (annotation keys are <prefix>/<name>), got "example.com/iam"`,
+    ],
+    [
+      'an upper-case prefix',
+      { annotationPrefix: 'IAM.example.com' },
+      `--annotation-prefix must be a DNS subdomain such as ${DEFAULT_ANNOTATION_PREFIX} (annotation keys are <prefix>/<name>), got "IAM.example.com"`,
+    ],
+    [
+      'an empty prefix',
+      { annotationPrefix: '' },
+      `--annotation-prefix must be a DNS subdomain such as ${DEFAULT_ANNOTATION_PREFIX} (annotation keys are <prefix>/<name>), got ""`,
+    ],
+    [
+      'a relative mount path',
+      { tokenMountPath: 'var/run/secrets' },
+      '--token-mount-path must be an absolute path, got "var/run/secrets"',
+    ],
+    ['an empty audience', { tokenAudience: '' }, '--token-audience must not be empty'],
+    [
+      'a fractional expiration',
+      { tokenExpiration: 600.5 },
+      '--token-expiration must be a whole number of seconds, got 600.5',
+    ],
+    [
+      'a negative expiration',
+      { tokenExpiration: -1 },
+      '--token-expiration must be a whole number of seconds, got -1',
+    ],
+  ])('rejects %s, naming the flag', (_case, given, message) => {
+    expect(() => resolveMutationOptions(given)).toThrow(new OptionError(message));
   });
 });
 
 describe('mutationOptionsFrom (options.json)', () => {
-  it('fills defaults and names an unknown or mistyped key', () => {
-    expect(mutationOptionsFrom({ awsDefaultRegion: 'eu-west-1' })).toMatchObject({
-      awsDefaultRegion: 'eu-west-1',
-      tokenExpiration: 86400,
+  it('fills defaults', () => {
+    expect(mutationOptionsFrom({})).toEqual({ options: DEFAULT_MUTATION_OPTIONS, warnings: [] });
+    expect(mutationOptionsFrom({ awsDefaultRegion: 'eu-west-1' })).toEqual({
+      options: { ...DEFAULT_MUTATION_OPTIONS, awsDefaultRegion: 'eu-west-1' },
+      warnings: [],
     });
-    expect(() => mutationOptionsFrom({ region: 'x' })).toThrow('unknown mutation option "region"');
-    expect(() => mutationOptionsFrom({ tokenExpiration: '600' })).toThrow(
+  });
+
+  it('raises a short expiration with the same warning as the flag', () => {
+    expect(mutationOptionsFrom({ tokenExpiration: 300 })).toEqual({
+      options: { ...DEFAULT_MUTATION_OPTIONS, tokenExpiration: MIN_TOKEN_EXPIRATION },
+      warnings: ['--token-expiration 300 is below the minimum; raised to 600'],
+    });
+  });
+
+  it.each([
+    ['an unknown key', { region: 'x' }, 'unknown mutation option "region"'],
+    [
+      'a string for a number',
+      { tokenExpiration: '600' },
       'mutation option "tokenExpiration" must be a number',
+    ],
+    [
+      'a string for a boolean',
+      { stsRegionalEndpoint: 'true' },
+      'mutation option "stsRegionalEndpoint" must be a boolean',
+    ],
+    ['null for a string', { tokenAudience: null }, 'mutation option "tokenAudience" must be a string'],
+    ['an array', [], 'mutation options must be a JSON object'],
+    ['null', null, 'mutation options must be a JSON object'],
+    ['a string', 'x', 'mutation options must be a JSON object'],
+  ])('rejects %s, naming it', (_case, input: unknown, message) => {
+    expect(() => mutationOptionsFrom(input)).toThrow(new OptionError(message));
+  });
+
+  it('checks values as the flags are checked', () => {
+    expect(() => mutationOptionsFrom({ tokenMountPath: 'relative' })).toThrow(
+      new OptionError('--token-mount-path must be an absolute path, got "relative"'),
     );
-    expect(() => mutationOptionsFrom([])).toThrow('mutation options must be a JSON object');
+  });
+});
+
+describe('parseWholeNumber', () => {
+  it.each([
+    ['0', 0],
+    ['600', 600],
+    ['4294967296', 4294967296],
+  ])('reads %j', (value, n) => {
+    expect(parseWholeNumber(value)).toBe(n);
+  });
+
+  it.each(['', ' 5', '5 ', '-5', '+5', '1e3', '0x10', '1.5', '1_000'])('rejects %j', (value) => {
+    expect(parseWholeNumber(value)).toBeUndefined();
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   InvalidReviewError,
+  type AdmissionRequest,
   isPodCreate,
   parseReview,
+  REVIEW_API_VERSIONS,
   reviewResponse,
   validatePod,
 } from '../../src/admission/review.js';
@@ -14,11 +16,8 @@ const withRequest = (patch: Record<string, unknown>) => {
 };
 
 describe('parseReview', () => {
-  it('accepts v1 and v1beta1', () => {
-    expect(parseReview(podReview(appPod())).apiVersion).toBe('admission.k8s.io/v1');
-    expect(parseReview({ ...podReview(appPod()), apiVersion: 'admission.k8s.io/v1beta1' }).apiVersion).toBe(
-      'admission.k8s.io/v1beta1',
-    );
+  it.each(REVIEW_API_VERSIONS)('accepts %s', (apiVersion) => {
+    expect(parseReview({ ...podReview(appPod()), apiVersion }).apiVersion).toBe(apiVersion);
   });
 
   it.each([
@@ -94,14 +93,20 @@ describe('validatePod', () => {
 });
 
 describe('isPodCreate', () => {
-  const request = parseReview(podReview(appPod())).request;
-  it('is true only for Pod creations', () => {
-    expect(isPodCreate(request)).toBe(true);
-    expect(isPodCreate({ ...request, operation: 'UPDATE' })).toBe(false);
-    expect(isPodCreate({ ...request, subResource: 'ephemeralcontainers' })).toBe(false);
-    expect(isPodCreate({ ...request, kind: { group: 'apps', version: 'v1', kind: 'Deployment' } })).toBe(
-      false,
-    );
+  const request = (): AdmissionRequest => parseReview(podReview(appPod())).request;
+
+  it('is true for a Pod creation', () => {
+    expect(isPodCreate(request())).toBe(true);
+  });
+
+  it.each<[string, Partial<AdmissionRequest>]>([
+    ['an UPDATE', { operation: 'UPDATE' }],
+    ['a subresource', { subResource: 'ephemeralcontainers' }],
+    ['another kind', { kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }],
+    ['another resource', { resource: { group: '', version: 'v1', resource: 'pods/binding' } }],
+    ['a Pod of another group', { kind: { group: 'example.com', version: 'v1', kind: 'Pod' } }],
+  ])('is false for %s', (_case, change) => {
+    expect(isPodCreate({ ...request(), ...change })).toBe(false);
   });
 });
 

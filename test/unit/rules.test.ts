@@ -1,174 +1,356 @@
+// The identity rules through their one entry point: raw annotations (full keys) and options in,
+// the identity and every warning out.
 import { describe, expect, it } from 'vitest';
 import {
-  annotationsUnder,
-  annotationTypos,
   relevantAnnotations,
   resolveIdentity,
+  type Annotations,
+  type Identity,
 } from '../../src/identity/rules.js';
-import { DEFAULT_MUTATION_OPTIONS } from '../../src/options.js';
+import {
+  DEFAULT_MUTATION_OPTIONS,
+  MAX_TOKEN_EXPIRATION,
+  MIN_TOKEN_EXPIRATION,
+  type MutationOptions,
+} from '../../src/identity/options.js';
+import {
+  ANNOTATION,
+  DEFAULT_ANNOTATION_PREFIX,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_EXPIRATION,
+  DEFAULT_TOKEN_MOUNT_PATH,
+} from '../../src/vocabulary.js';
 
 const options = DEFAULT_MUTATION_OPTIONS;
 const ARN = 'arn:aws:iam::111122223333:role/app';
 
+type Named = Partial<Record<keyof typeof ANNOTATION, string>>;
+
+/** Annotations by their vocabulary names, keyed `<prefix>/<name>` as on the objects. */
+function annotations(named: Named, prefix = DEFAULT_ANNOTATION_PREFIX): Annotations {
+  return Object.fromEntries(
+    Object.entries(named).map(([name, value]) => [
+      `${prefix}/${ANNOTATION[name as keyof typeof ANNOTATION]}`,
+      value,
+    ]),
+  );
+}
+
+function resolve(serviceAccount: Named, pod: Named = {}, given: Partial<MutationOptions> = {}) {
+  return resolveIdentity(
+    { serviceAccount: annotations(serviceAccount), pod: annotations(pod) },
+    { ...options, ...given },
+  );
+}
+
+const typo = (
+  key: string,
+  prefix = DEFAULT_ANNOTATION_PREFIX,
+  name: string = ANNOTATION.roleArn,
+  owner = 'ServiceAccount',
+) => `${owner} annotation "${key}" is ignored; did you mean "${prefix}/${name}"?`;
+
 describe('resolveIdentity', () => {
-  it('asks for no identity when role-arn is missing or empty', () => {
-    expect(resolveIdentity({}, {}, options)).toEqual({ identity: undefined, warnings: [] });
-    expect(resolveIdentity({ 'role-arn': '' }, {}, options)).toEqual({ identity: undefined, warnings: [] });
+  it.each([
+    ['ServiceAccount without annotations', undefined],
+    ['empty annotations', {}],
+    ['empty role-arn', annotations({ roleArn: '' })],
+    ['only other settings', annotations({ audience: 'x', tokenExpiration: '3600' })],
+  ])('asks for no identity: %s', (_case, serviceAccount) => {
+    expect(resolveIdentity({ serviceAccount, pod: undefined }, options)).toEqual({
+      identity: undefined,
+      warnings: [],
+    });
   });
 
   it('takes the flags as defaults', () => {
-    const { identity, warnings } = resolveIdentity(
-      { 'role-arn': ARN },
-      {},
-      { ...options, awsDefaultRegion: 'eu-west-1' },
-    );
+    const { identity, warnings } = resolve({ roleArn: ARN }, {}, { awsDefaultRegion: 'eu-west-1' });
     expect(warnings).toEqual([]);
-    expect(identity).toEqual({
+    expect(identity).toEqual<Identity>({
       roleArn: ARN,
-      audience: 'sts.amazonaws.com',
-      expirationSeconds: 86400,
-      tokenMountPath: options.tokenMountPath,
+      audience: DEFAULT_TOKEN_AUDIENCE,
+      expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
+      tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
       regionalSts: false,
       region: 'eu-west-1',
       skipContainers: new Set(),
     });
   });
 
-  it('lets ServiceAccount annotations override audience and regional STS both ways', () => {
-    const on = resolveIdentity(
-      { 'role-arn': ARN, audience: 'custom', 'sts-regional-endpoints': 'true' },
-      {},
+  it('accepts a Pod without annotations', () => {
+    const { identity } = resolveIdentity(
+      { serviceAccount: annotations({ roleArn: ARN }), pod: undefined },
       options,
     );
-    expect(on.identity).toMatchObject({ audience: 'custom', regionalSts: true });
-    const off = resolveIdentity(
-      { 'role-arn': ARN, 'sts-regional-endpoints': 'false' },
+    expect(identity?.roleArn).toBe(ARN);
+  });
+
+  it.each([
+    ['the audience annotation overrides the flag', { audience: 'custom' }, {}, { audience: 'custom' }],
+    [
+      'an empty audience annotation keeps the flag',
+      { audience: '' },
       {},
-      { ...options, stsRegionalEndpoint: true },
-    );
-    expect(off.identity?.regionalSts).toBe(false);
+      { audience: DEFAULT_TOKEN_AUDIENCE },
+    ],
+    [
+      'sts-regional-endpoints "true" turns regional STS on',
+      { stsRegionalEndpoints: 'true' },
+      {},
+      { regionalSts: true },
+    ],
+    [
+      'sts-regional-endpoints "false" turns regional STS off',
+      { stsRegionalEndpoints: 'false' },
+      { stsRegionalEndpoint: true },
+      { regionalSts: false },
+    ],
+    ['no sts-regional-endpoints keeps the flag', {}, { stsRegionalEndpoint: true }, { regionalSts: true }],
+  ])('%s', (_case, serviceAccount: Named, given: Partial<MutationOptions>, expected: Partial<Identity>) => {
+    const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
+    expect(identity).toMatchObject(expected);
+    expect(warnings).toEqual([]);
   });
 
   it('warns about an sts-regional-endpoints value that is not a boolean and keeps the flag', () => {
-    const result = resolveIdentity(
-      { 'role-arn': ARN, 'sts-regional-endpoints': 'yes' },
-      {},
-      { ...options, stsRegionalEndpoint: true },
-    );
+    const result = resolve({ roleArn: ARN, stsRegionalEndpoints: 'yes' }, {}, { stsRegionalEndpoint: true });
     expect(result.identity?.regionalSts).toBe(true);
     expect(result.warnings).toEqual([
-      expect.stringContaining('sts-regional-endpoints "yes" is not true or false'),
+      'ServiceAccount annotation sts-regional-endpoints "yes" is not true or false; ignored',
     ]);
   });
 
-  it('takes token expiration from the Pod, then the ServiceAccount, then the flag', () => {
-    const sa = { 'role-arn': ARN, 'token-expiration': '7200' };
-    expect(resolveIdentity(sa, { 'token-expiration': '3600' }, options).identity?.expirationSeconds).toBe(
-      3600,
+  it.each([
+    ['the Pod wins over the ServiceAccount', { tokenExpiration: '7200' }, { tokenExpiration: '3600' }, 3600],
+    ['the ServiceAccount wins over the flag', { tokenExpiration: '7200' }, {}, 7200],
+    ['the flag applies without annotations', {}, {}, 5400],
+    ['the Pod wins over the flag', {}, { tokenExpiration: '3600' }, 3600],
+  ])('token expiration: %s', (_case, serviceAccount: Named, pod: Named, seconds) => {
+    const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, pod, {
+      tokenExpiration: 5400,
+    });
+    expect(identity?.expirationSeconds).toBe(seconds);
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    [
+      'a short ServiceAccount expiration is raised',
+      { tokenExpiration: '100' },
+      {},
+      MIN_TOKEN_EXPIRATION,
+      'ServiceAccount annotation token-expiration 100 is below the minimum; raised to 600',
+    ],
+    [
+      'a short Pod expiration is raised',
+      {},
+      { tokenExpiration: '599' },
+      MIN_TOKEN_EXPIRATION,
+      'Pod annotation token-expiration 599 is below the minimum; raised to 600',
+    ],
+    [
+      'a long ServiceAccount expiration is lowered',
+      { tokenExpiration: '99999999999' },
+      {},
+      MAX_TOKEN_EXPIRATION,
+      'ServiceAccount annotation token-expiration 99999999999 is above the maximum; lowered to 4294967296',
+    ],
+  ])('%s, with a warning', (_case, serviceAccount: Named, pod: Named, seconds, warning) => {
+    const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, pod);
+    expect(identity?.expirationSeconds).toBe(seconds);
+    expect(warnings).toEqual([warning]);
+  });
+
+  it.each([
+    ['the lower limit', String(MIN_TOKEN_EXPIRATION), MIN_TOKEN_EXPIRATION],
+    ['the upper limit', String(MAX_TOKEN_EXPIRATION), MAX_TOKEN_EXPIRATION],
+  ])('keeps %s without a warning', (_case, value, seconds) => {
+    const { identity, warnings } = resolve({ roleArn: ARN, tokenExpiration: value });
+    expect(identity?.expirationSeconds).toBe(seconds);
+    expect(warnings).toEqual([]);
+  });
+
+  it('falls back from a Pod expiration that is not a whole number to the ServiceAccount, with a warning', () => {
+    const { identity, warnings } = resolve(
+      { roleArn: ARN, tokenExpiration: '7200' },
+      { tokenExpiration: '1h' },
     );
-    expect(resolveIdentity(sa, {}, options).identity?.expirationSeconds).toBe(7200);
+    expect(identity?.expirationSeconds).toBe(7200);
+    expect(warnings).toEqual([
+      'Pod annotation token-expiration "1h" is not a whole number of seconds; ignored',
+    ]);
   });
 
-  it('raises a short expiration to 600 and ignores one that is not a whole number, with warnings', () => {
-    const raised = resolveIdentity({ 'role-arn': ARN, 'token-expiration': '100' }, {}, options);
-    expect(raised.identity?.expirationSeconds).toBe(600);
-    expect(raised.warnings).toEqual([
-      expect.stringContaining('token-expiration 100 is below the minimum; raised to 600'),
+  it.each(['', '-5', '1e4', '3600.5', ' 3600', '0x10'])(
+    'falls back from a ServiceAccount expiration of %j to the flag, with a warning',
+    (value) => {
+      const { identity, warnings } = resolve({ roleArn: ARN, tokenExpiration: value });
+      expect(identity?.expirationSeconds).toBe(DEFAULT_TOKEN_EXPIRATION);
+      expect(warnings).toEqual([
+        `ServiceAccount annotation token-expiration "${value}" is not a whole number of seconds; ignored`,
+      ]);
+    },
+  );
+
+  it('adds up skip-containers from the ServiceAccount and the Pod', () => {
+    const { identity } = resolve({ roleArn: ARN, skipContainers: 'a, b' }, { skipContainers: 'c,,b' });
+    expect([...(identity?.skipContainers ?? [])].sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('reads only annotations under the configured prefix, on the ServiceAccount and on the Pod', () => {
+    const prefix = 'iam.example.com';
+    const { identity, warnings } = resolveIdentity(
+      {
+        serviceAccount: {
+          ...annotations({ roleArn: ARN, tokenExpiration: '7200' }, prefix),
+          ...annotations({ audience: 'ignored' }),
+        },
+        pod: { ...annotations({ skipContainers: 'a' }, prefix), ...annotations({ skipContainers: 'b' }) },
+      },
+      { ...options, annotationPrefix: prefix },
+    );
+    expect(identity).toMatchObject({
+      roleArn: ARN,
+      expirationSeconds: 7200,
+      audience: DEFAULT_TOKEN_AUDIENCE,
+      skipContainers: new Set(['a']),
+    });
+    expect(warnings).toEqual([
+      typo(`${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.audience}`, prefix, ANNOTATION.audience),
+      typo(
+        `${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.skipContainers}`,
+        prefix,
+        ANNOTATION.skipContainers,
+        'Pod',
+      ),
     ]);
-    const ignored = resolveIdentity(
-      { 'role-arn': ARN, 'token-expiration': '7200' },
-      { 'token-expiration': '1h' },
+  });
+
+  it.each([
+    ['an underscore', `${DEFAULT_ANNOTATION_PREFIX}/skip_containers`, ANNOTATION.skipContainers],
+    ['camelCase', `${DEFAULT_ANNOTATION_PREFIX}/tokenExpiration`, ANNOTATION.tokenExpiration],
+    ['another prefix', `eks.amazon.com/${ANNOTATION.tokenExpiration}`, ANNOTATION.tokenExpiration],
+  ])('warns about a Pod annotation with %s', (_name, key, meant) => {
+    const { identity, warnings } = resolveIdentity(
+      { serviceAccount: annotations({ roleArn: ARN }), pod: { [key]: 'x' } },
       options,
     );
-    expect(ignored.identity?.expirationSeconds).toBe(7200);
-    expect(ignored.warnings).toEqual([
-      expect.stringContaining('Pod annotation token-expiration "1h" is not a whole number'),
+    expect(identity).toBeDefined();
+    expect(warnings).toEqual([typo(key, DEFAULT_ANNOTATION_PREFIX, meant, 'Pod')]);
+  });
+
+  it.each([
+    ['not an ARN', 'my-role'],
+    ['a short account number', 'arn:aws:iam::123:role/x'],
+    ['a user', 'arn:aws:iam::111122223333:user/x'],
+    ['another service', 'arn:aws:s3:::bucket'],
+  ])('warns about a role ARN that is %s but still uses it', (_case, arn) => {
+    const { identity, warnings } = resolve({ roleArn: arn });
+    expect(identity?.roleArn).toBe(arn);
+    expect(warnings).toEqual([
+      `role ARN "${arn}" does not look like arn:<partition>:iam::<12-digit account>:role/<name>; injected as given`,
     ]);
-    for (const bad of ['', '-5', '1e4', '3600.5', ' 3600']) {
-      expect(
-        resolveIdentity({ 'role-arn': ARN, 'token-expiration': bad }, {}, options).identity
-          ?.expirationSeconds,
-      ).toBe(86400);
-    }
   });
 
-  it('lowers an expiration above what Kubernetes accepts', () => {
-    const result = resolveIdentity({ 'role-arn': ARN, 'token-expiration': '99999999999' }, {}, options);
-    expect(result.identity?.expirationSeconds).toBe(2 ** 32);
-    expect(result.warnings).toHaveLength(1);
-  });
-
-  it('merges skip-containers from the ServiceAccount and the Pod', () => {
-    const result = resolveIdentity(
-      { 'role-arn': ARN, 'skip-containers': 'a, b' },
-      { 'skip-containers': 'c,,b' },
-      options,
-    );
-    expect([...(result.identity?.skipContainers ?? [])].sort()).toEqual(['a', 'b', 'c']);
-  });
-
-  it('warns about a role ARN that does not look like an IAM role but still uses it', () => {
-    for (const arn of [
-      'my-role',
-      'arn:aws:iam::123:role/x',
-      'arn:aws:iam::111122223333:user/x',
-      'arn:aws:s3:::bucket',
-    ]) {
-      const result = resolveIdentity({ 'role-arn': arn }, {}, options);
-      expect(result.identity?.roleArn).toBe(arn);
-      expect(result.warnings).toEqual([expect.stringContaining(`role ARN "${arn}" does not look like`)]);
-    }
-    for (const arn of [
-      ARN,
-      'arn:aws-cn:iam::111122223333:role/path/to/app',
-      'arn:aws-us-gov:iam::111122223333:role/a+b=c,d.e@f-g',
-    ]) {
-      expect(resolveIdentity({ 'role-arn': arn }, {}, options).warnings).toEqual([]);
-    }
+  it.each([
+    ['aws', ARN],
+    ['aws-cn with a path', 'arn:aws-cn:iam::111122223333:role/path/to/app'],
+    ['aws-us-gov with every allowed character', 'arn:aws-us-gov:iam::111122223333:role/a+b=c,d.e@f-g'],
+  ])('accepts the role ARN of %s without a warning', (_case, arn) => {
+    expect(resolve({ roleArn: arn }).warnings).toEqual([]);
   });
 });
 
-describe('annotation helpers', () => {
-  it('keeps only the annotations under the prefix, without it', () => {
-    expect(
-      annotationsUnder('eks.amazonaws.com', { 'eks.amazonaws.com/role-arn': ARN, 'other/x': 'y' }),
-    ).toEqual({
-      'role-arn': ARN,
+describe('resolveIdentity warns about likely typos of ServiceAccount annotations', () => {
+  const roleArnKey = `${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.roleArn}`;
+
+  it.each([
+    ['another prefix', 'eks.amazon.com/role-arn'],
+    ['no separator', `${DEFAULT_ANNOTATION_PREFIX}/rolearn`],
+    ['an underscore', `${DEFAULT_ANNOTATION_PREFIX}/role_arn`],
+    ['camelCase', `${DEFAULT_ANNOTATION_PREFIX}/roleArn`],
+    ['no prefix', ANNOTATION.roleArn],
+  ])('%s, and asks for no identity', (_case, key) => {
+    expect(resolveIdentity({ serviceAccount: { [key]: ARN }, pod: undefined }, options)).toEqual({
+      identity: undefined,
+      warnings: [typo(key)],
     });
   });
 
-  it('names likely typos of known keys', () => {
-    const warnings = annotationTypos('eks.amazonaws.com', {
-      'eks.amazon.com/role-arn': ARN,
-      'eks.amazonaws.com/rolearn': ARN,
-      'eks.amazonaws.com/role_arn': ARN,
-      'eks.amazonaws.com/roleArn': ARN,
-      'role-arn': ARN,
-      'eks.amazonaws.com/role-arn': ARN,
-      'eks.amazonaws.com/audience': 'x',
-      'kubectl.kubernetes.io/last-applied-configuration': '{}',
-    });
+  it('names each typo, in order, next to a correct role-arn', () => {
+    const { identity, warnings } = resolveIdentity(
+      {
+        serviceAccount: {
+          [`${DEFAULT_ANNOTATION_PREFIX}/Token_Expiration`]: '3600',
+          [roleArnKey]: ARN,
+          'eks.amazon.com/audience': 'x',
+        },
+        pod: undefined,
+      },
+      options,
+    );
+    expect(identity?.roleArn).toBe(ARN);
+    expect(identity?.expirationSeconds).toBe(DEFAULT_TOKEN_EXPIRATION);
     expect(warnings).toEqual([
-      'ServiceAccount annotation "eks.amazon.com/role-arn" is ignored; did you mean "eks.amazonaws.com/role-arn"?',
-      'ServiceAccount annotation "eks.amazonaws.com/rolearn" is ignored; did you mean "eks.amazonaws.com/role-arn"?',
-      'ServiceAccount annotation "eks.amazonaws.com/role_arn" is ignored; did you mean "eks.amazonaws.com/role-arn"?',
-      'ServiceAccount annotation "eks.amazonaws.com/roleArn" is ignored; did you mean "eks.amazonaws.com/role-arn"?',
-      'ServiceAccount annotation "role-arn" is ignored; did you mean "eks.amazonaws.com/role-arn"?',
+      typo(
+        `${DEFAULT_ANNOTATION_PREFIX}/Token_Expiration`,
+        DEFAULT_ANNOTATION_PREFIX,
+        ANNOTATION.tokenExpiration,
+      ),
+      typo('eks.amazon.com/audience', DEFAULT_ANNOTATION_PREFIX, ANNOTATION.audience),
     ]);
   });
 
+  it('puts typo warnings before the warnings about values', () => {
+    const { warnings } = resolveIdentity(
+      { serviceAccount: { [roleArnKey]: 'my-role', 'eks.amazon.com/role-arn': ARN }, pod: undefined },
+      options,
+    );
+    expect(warnings).toEqual([
+      typo('eks.amazon.com/role-arn'),
+      expect.stringMatching(/^role ARN "my-role" does not look like/),
+    ]);
+  });
+
+  it('says nothing about known keys under the prefix nor about unrelated annotations', () => {
+    const { warnings } = resolveIdentity(
+      {
+        serviceAccount: {
+          ...annotations({
+            roleArn: ARN,
+            audience: 'x',
+            stsRegionalEndpoints: 'true',
+            tokenExpiration: '3600',
+          }),
+          [`${DEFAULT_ANNOTATION_PREFIX}/anything-else`]: 'x',
+          'kubectl.kubernetes.io/last-applied-configuration': '{}',
+        },
+        pod: undefined,
+      },
+      options,
+    );
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('relevantAnnotations', () => {
   it('keeps for the cache what is under the prefix and what may be a typo, nothing else', () => {
+    const roleArnKey = `${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.roleArn}`;
     expect(
-      relevantAnnotations('eks.amazonaws.com', {
-        'eks.amazonaws.com/role-arn': ARN,
-        'eks.amazonaws.com/anything': 'x',
+      relevantAnnotations(DEFAULT_ANNOTATION_PREFIX, {
+        [roleArnKey]: ARN,
+        [`${DEFAULT_ANNOTATION_PREFIX}/anything`]: 'x',
         'eks.amazon.com/role-arn': ARN,
         'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}',
       }),
     ).toEqual({
-      'eks.amazonaws.com/role-arn': ARN,
-      'eks.amazonaws.com/anything': 'x',
+      [roleArnKey]: ARN,
+      [`${DEFAULT_ANNOTATION_PREFIX}/anything`]: 'x',
       'eks.amazon.com/role-arn': ARN,
     });
+  });
+
+  it('keeps nothing from no annotations', () => {
+    expect(relevantAnnotations(DEFAULT_ANNOTATION_PREFIX, undefined)).toEqual({});
   });
 });

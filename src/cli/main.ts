@@ -1,49 +1,41 @@
 #!/usr/bin/env node
 // argv → one command. Flag names and defaults follow the Go webhook where it has them.
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { mutate, OUTPUTS, readInput, type Output } from './commands/mutate.js';
-import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from './commands/serve.js';
-import { goFlagWarnings, withGoFlags } from './go-flags.js';
-import { LOG_LEVELS } from './log.js';
+import { FORMATS, mutate, OUTPUTS, readInput, type Format, type Output } from '../commands/mutate.js';
+import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from '../commands/serve.js';
 import {
-  boundTokenExpiration,
   DEFAULT_MUTATION_OPTIONS as D,
-  MAX_TOKEN_EXPIRATION,
-  parseBoolean,
+  resolveMutationOptions,
+  type ResolvedOptions,
+} from '../identity/options.js';
+import { LOG_LEVELS } from '../log.js';
+import { TLS_VERSIONS } from '../server/tls.js';
+import {
+  arg,
+  formatDuration,
+  goBooleanArgs,
   parseBoundedDuration,
   parseInteger,
-  validateMutationOptions,
-  type MutationOptions,
-} from './options.js';
-import { TLS_VERSIONS } from './server/tls.js';
+  parseSeconds,
+} from './flags.js';
+import { GO_BOOLEAN_FLAGS, goFlagWarnings, withGoFlags } from './go-flags.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-/** Wraps an options.ts parser so commander reports its message as a usage error. */
-function arg<T>(parse: (flag: string, value: string) => T, flag: string): (value: string) => T {
-  return (value) => {
-    try {
-      return parse(flag, value);
-    } catch (error) {
-      throw new InvalidArgumentError((error as Error).message);
-    }
-  };
-}
+const BOOLEAN_FLAGS = new Set(['--sts-regional-endpoint', ...GO_BOOLEAN_FLAGS]);
 
 const port = (flag: string) => arg((f, v) => parseInteger(f, v, 0, 65535), flag);
 
-/** What the command line asked for but got otherwise; `serve` logs these, `mutate` prints them. */
-const startupWarnings: string[] = [];
-
-/** As in the Go webhook, a lifetime below Kubernetes' minimum is raised to it, not refused. */
-function tokenExpiration(flag: string, value: string): number {
-  const bounded = boundTokenExpiration(flag, parseInteger(flag, value, 0, MAX_TOKEN_EXPIRATION));
-  if (bounded.warning !== undefined) startupWarnings.push(bounded.warning);
-  return bounded.seconds;
+/** A duration flag: parsed as a Go duration, its default shown in --help as the flag takes it. */
+function durationOption(flags: string, description: string, defaultMs: number, maxMs: number): Option {
+  const flag = flags.split(' ')[0]!;
+  return new Option(flags, description)
+    .argParser(arg((f, v) => parseBoundedDuration(f, v, maxMs), flag))
+    .default(defaultMs, formatDuration(defaultMs));
 }
 
 function withMutationFlags(command: Command): Command {
@@ -57,8 +49,8 @@ function withMutationFlags(command: Command): Command {
     .option('--token-mount-path <path>', 'where the token volume is mounted', D.tokenMountPath)
     .option(
       '--token-expiration <seconds>',
-      'projected token lifetime',
-      arg(tokenExpiration, '--token-expiration'),
+      'projected token lifetime (at least 600: a lower value is raised to it)',
+      arg(parseSeconds, '--token-expiration'),
       D.tokenExpiration,
     )
     .option(
@@ -66,15 +58,16 @@ function withMutationFlags(command: Command): Command {
       'inject AWS_DEFAULT_REGION and AWS_REGION (empty: none)',
       D.awsDefaultRegion,
     )
-    .addOption(
-      new Option('--sts-regional-endpoint [bool]', 'inject AWS_STS_REGIONAL_ENDPOINTS=regional')
-        .default(D.stsRegionalEndpoint)
-        .argParser(arg(parseBoolean, '--sts-regional-endpoint')),
-    );
+    .option(
+      '--sts-regional-endpoint',
+      'inject AWS_STS_REGIONAL_ENDPOINTS=regional (or --sts-regional-endpoint=false)',
+      D.stsRegionalEndpoint,
+    )
+    .addOption(new Option('--no-sts-regional-endpoint').hideHelp());
 }
 
-function mutationOptions(flags: Record<string, unknown>): MutationOptions {
-  return validateMutationOptions({
+function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
+  return resolveMutationOptions({
     annotationPrefix: flags['annotationPrefix'] as string,
     tokenAudience: flags['tokenAudience'] as string,
     tokenMountPath: flags['tokenMountPath'] as string,
@@ -89,6 +82,9 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
+const printWarning = (warning: string): boolean =>
+  process.stderr.write(`pod-identity-webhook: warning: ${warning}\n`);
+
 const program = new Command('pod-identity-webhook')
   .description('Mutating admission webhook that gives Pods AWS IAM roles through their ServiceAccount (IRSA)')
   .version(version, '--version')
@@ -97,9 +93,7 @@ const program = new Command('pod-identity-webhook')
     outputError: (text, write) => write(`pod-identity-webhook: ${text.replace(/^error: /, '').trim()}\n`),
   });
 
-withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')), (flag) =>
-  arg(parseBoolean, flag),
-)
+withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')))
   .option('--port <port>', 'HTTPS port', port('--port'), 8443)
   .option('--metrics-port <port>', 'plain-HTTP port for /metrics', port('--metrics-port'), 9999)
   .option(
@@ -113,28 +107,31 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
       .choices(Object.keys(TLS_VERSIONS))
       .default('1.2'),
   )
-  .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster config, else ~/.kube/config)')
-  .option('--service-accounts <file>', 'read ServiceAccounts from this YAML/JSON file instead of the cluster')
   .option(
-    '--service-account-lookup-grace-period <duration>',
-    'how long a cache miss may wait for a live lookup (0: no live lookup)',
-    // kube-apiserver waits at most 30s for a webhook.
-    arg((f, v) => parseBoundedDuration(f, v, 30_000, '30s'), '--service-account-lookup-grace-period'),
-    1000,
+    '--kubeconfig <file>',
+    'kubeconfig (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)',
   )
-  .option(
-    '--shutdown-delay <duration>',
-    'after SIGTERM, how long to keep serving while /readyz fails, so endpoints drop the Pod first',
-    arg(
-      (f, v) => parseBoundedDuration(f, v, SHUTDOWN_TIMEOUT_MS / 2, `${SHUTDOWN_TIMEOUT_MS / 2000}s`),
-      '--shutdown-delay',
+  .option('--service-accounts <file>', 'read ServiceAccounts from this YAML/JSON file instead of the cluster')
+  .addOption(
+    durationOption(
+      '--service-account-lookup-grace-period <duration>',
+      'how long a cache miss may wait for a live lookup (0: no live lookup)',
+      1000,
+      30_000, // kube-apiserver waits at most 30s for a webhook.
     ),
-    2000,
+  )
+  .addOption(
+    durationOption(
+      '--shutdown-delay <duration>',
+      'after SIGTERM, how long to keep serving while /readyz fails, so endpoints drop the Pod first',
+      2000,
+      SHUTDOWN_TIMEOUT_MS / 2,
+    ),
   )
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .action(async (flags: Record<string, unknown>) => {
     try {
-      startupWarnings.push(...goFlagWarnings(flags));
+      const { options, warnings } = mutationOptions(flags);
       await serveUntilSignalled(
         {
           port: flags['port'] as number,
@@ -147,9 +144,9 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
           shutdownDelay: flags['shutdownDelay'] as number,
           logLevel: flags['logLevel'] as LevelWithSilent,
-          startupWarnings,
         },
-        mutationOptions(flags),
+        options,
+        [...warnings, ...goFlagWarnings(flags)],
       );
     } catch (error) {
       fail(error);
@@ -167,26 +164,33 @@ withMutationFlags(
     'ServiceAccounts (YAML/JSON: one object, several documents, or a List)',
   )
   .option('--namespace <namespace>', 'namespace of a bare Pod', 'default')
-  .addOption(new Option('--output <format>', 'what to print').choices(OUTPUTS).default('review'))
+  .addOption(new Option('--output <what>', 'what to print').choices(OUTPUTS).default('review'))
+  .addOption(
+    new Option('--format <format>', 'how to print it (default: the format of the input)').choices(FORMATS),
+  )
   .action(async (file: string, flags: Record<string, unknown>) => {
     try {
-      const { text, origin } = await readInput(file);
-      const output = await mutate(
-        text,
-        origin,
+      const { options, warnings } = mutationOptions(flags);
+      const input = await readInput(file);
+      const result = await mutate(
+        input,
         {
           serviceAccounts: flags['serviceAccounts'] as string | undefined,
           namespace: flags['namespace'] as string,
           output: flags['output'] as Output,
+          format: flags['format'] as Format | undefined,
         },
-        mutationOptions(flags),
+        options,
       );
-      for (const warning of startupWarnings)
-        process.stderr.write(`pod-identity-webhook: warning: ${warning}\n`);
-      process.stdout.write(output);
+      [...warnings, ...result.warnings].forEach(printWarning);
+      process.stdout.write(result.text);
     } catch (error) {
       fail(error);
     }
   });
 
-await program.parseAsync();
+try {
+  await program.parseAsync(goBooleanArgs(process.argv, BOOLEAN_FLAGS));
+} catch (error) {
+  fail(error);
+}

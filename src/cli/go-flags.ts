@@ -7,9 +7,9 @@ const IGNORED: Array<[flags: string, why: string]> = [
   ['--namespace <namespace>', 'it named the namespace of --in-cluster certificates'],
   ['--service-name <name>', 'it named the Service of --in-cluster certificates'],
   ['--tls-secret <name>', 'it named the Secret of --in-cluster certificates'],
-  ['--logtostderr [bool]', 'logs always go to stdout'],
+  ['--logtostderr', 'logs always go to stdout'],
   ['--v <level>', 'klog verbosity; use --log-level'],
-  ['--enable-debugging-handlers [bool]', 'no debugging handlers are served'],
+  ['--enable-debugging-handlers', 'no debugging handlers are served'],
 ];
 
 const REFUSED_WHEN_ON: Array<[flag: string, why: string]> = [
@@ -25,15 +25,18 @@ const attribute = (flag: string): string =>
   flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 const nameOf = (flags: string): string => flags.split(' ')[0]!;
 
-/** Adds the Go webhook's flags to `serve`, hidden from --help; `boolean` parses their true/false. */
-export function withGoFlags(
-  command: Command,
-  boolean: (flag: string) => (value: string) => boolean,
-): Command {
+/** The Go webhook's boolean flags: `--flag`, `--flag=true` or `--flag=false` (see goBooleanArgs). */
+export const GO_BOOLEAN_FLAGS = [
+  ...IGNORED.map(([flags]) => flags).filter((flags) => !flags.includes(' ')),
+  ...REFUSED_WHEN_ON.map(([flag]) => flag),
+];
+
+/** Adds the Go webhook's flags to `serve`, hidden from --help. */
+export function withGoFlags(command: Command): Command {
   for (const [flags] of IGNORED) command.addOption(new Option(flags).hideHelp());
-  for (const [flag] of REFUSED_WHEN_ON) {
-    command.addOption(new Option(`${flag} [bool]`).hideHelp().argParser(boolean(flag)));
-  }
+  for (const [flag] of REFUSED_WHEN_ON) command.addOption(new Option(flag).hideHelp());
+  // Declared after `--flag`, so a flag not given stays undefined rather than defaulting to true.
+  for (const flag of GO_BOOLEAN_FLAGS) command.addOption(new Option(`--no-${flag.slice(2)}`).hideHelp());
   return command.addOption(new Option('--kube-api <url>').hideHelp());
 }
 

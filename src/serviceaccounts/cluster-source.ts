@@ -12,8 +12,11 @@ import {
   type V1ServiceAccount,
   type V1ServiceAccountList,
 } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { relevantAnnotations } from './rules.js';
+import { relevantAnnotations } from '../identity/rules.js';
 import { createLookup, type Lookup } from './lookup.js';
 import type { ServiceAccountSource } from './source.js';
 
@@ -30,13 +33,37 @@ const PATH = '/api/v1/serviceaccounts';
 const PAGE_SIZE = 500;
 const MAX_BACKOFF_MS = 30_000;
 
-/** Loads --kubeconfig, else the in-cluster config, else ~/.kube/config (or $KUBECONFIG). */
+/**
+ * Loads --kubeconfig, else the in-cluster config, else $KUBECONFIG or ~/.kube/config. With none of
+ * them, client-node would fall back to a guess (localhost) and fail on every retry: refuse instead.
+ */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (file) kubeConfig.loadFromFile(file);
   else if (process.env['KUBERNETES_SERVICE_HOST']) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
+  else if (process.env['KUBECONFIG'] || existsSync(join(homedir(), '.kube', 'config')))
+    kubeConfig.loadFromDefault();
+  else {
+    throw new Error(
+      'no ServiceAccounts to read: pass --service-accounts FILE to read them from a file, or --kubeconfig FILE to read them from a cluster (no in-cluster config, $KUBECONFIG or ~/.kube/config was found)',
+    );
+  }
   return kubeConfig;
+}
+
+/** One short line for a failed list, watch or GET: no stack, no response headers. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as { message?: unknown } | string | undefined;
+    const message = typeof body === 'object' && typeof body.message === 'string' ? body.message : '';
+    return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
+  }
+  if (!(error instanceof Error)) return String(error);
+  // fetch errors carry the reason in `cause` (undici) or `code` (node-fetch).
+  const { cause, code } = error as { cause?: { code?: unknown; message?: unknown }; code?: unknown };
+  const detail = typeof cause?.message === 'string' ? cause.message : error.message;
+  const errno = typeof cause?.code === 'string' ? cause.code : code;
+  return `${detail.split('\n')[0]}${typeof errno === 'string' && !detail.includes(errno) ? ` (${errno})` : ''}`;
 }
 
 /** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
@@ -82,6 +109,8 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
   private restartTimer: NodeJS.Timeout | undefined;
   /** True once the first full list has been loaded into the cache. */
   synced = false;
+  /** Why the last list or watch failed, in one line; cleared when a list succeeds. */
+  lastError: string | undefined;
 
   constructor(options: ClusterSourceOptions) {
     const { kubeConfig, annotationPrefix } = options;
@@ -111,6 +140,7 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     }
     if (this.failures === failuresBefore && !this.stopped) {
       this.synced = true;
+      this.lastError = undefined;
       this.backoffMs = 1000;
     }
   }
@@ -135,7 +165,13 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     if (this.stopped) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-    this.log.warn({ err: error, retryInMs: delay }, 'ServiceAccount watch failed; restarting');
+    this.lastError = describeFailure(error);
+    this.log.warn(
+      { reason: this.lastError, retryInMs: delay },
+      `ServiceAccount list/watch failed; retrying in ${delay}ms`,
+    );
+    // The full error, stack included, for whoever debugs the client itself.
+    this.log.debug({ err: error }, 'ServiceAccount list/watch failure');
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.start(), delay);
   }
