@@ -32,7 +32,13 @@ export function parseBoolean(flag: string, value: string): boolean {
 export function goBooleanArgs(argv: readonly string[], booleanFlags: ReadonlySet<string>): string[] {
   const end = argv.indexOf('--');
   const flags = end === -1 ? argv : argv.slice(0, end);
-  const rewritten = flags.map((argument) => {
+  const rewritten = flags.map((argument, i) => {
+    if (booleanFlags.has(argument) && ['true', 'false'].includes(flags[i + 1] ?? '')) {
+      // Go would take the word for a positional argument and stop reading flags: say so instead.
+      throw new OptionError(
+        `${argument} takes no separate value; write ${argument}=${flags[i + 1]} (or ${argument} alone for true)`,
+      );
+    }
     const equals = argument.indexOf('=');
     const flag = argument.slice(0, equals);
     if (equals === -1 || !booleanFlags.has(flag)) return argument;

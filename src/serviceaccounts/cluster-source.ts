@@ -51,11 +51,24 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
+/** The `message` of a Kubernetes Status body, which client-node hands over as JSON text. */
+function statusMessage(body: unknown): string {
+  let status = body;
+  if (typeof body === 'string') {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return body.split('\n')[0]!.slice(0, 200);
+    }
+  }
+  const message = (status as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : '';
+}
+
 /** One short line for a failed list, watch or GET: no stack, no response headers. */
 export function describeFailure(error: unknown): string {
   if (error instanceof ApiException) {
-    const body = error.body as { message?: unknown } | string | undefined;
-    const message = typeof body === 'object' && typeof body.message === 'string' ? body.message : '';
+    const message = statusMessage(error.body);
     return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
   }
   if (!(error instanceof Error)) return String(error);

@@ -263,6 +263,12 @@ describe('mutate', () => {
     ],
     ['an unknown option', ['mutate', '--nope'], pod, /^pod-identity-webhook: unknown option '--nope'\n$/],
     [
+      'a boolean flag followed by a separate true',
+      ['mutate', '--sts-regional-endpoint', 'true'],
+      pod,
+      /^pod-identity-webhook: --sts-regional-endpoint takes no separate value; write --sts-regional-endpoint=true \(or --sts-regional-endpoint alone for true\)\n$/,
+    ],
+    [
       'a boolean flag given something other than true or false',
       ['mutate', '--sts-regional-endpoint=maybe'],
       pod,

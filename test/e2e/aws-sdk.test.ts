@@ -8,22 +8,28 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
-  allContainers,
   createPod,
   createServiceAccount,
   createTestNamespace,
   podManifest,
-  registerPodIdentityWebhook,
   roleArn,
-  TOKEN_VOLUME,
-  useE2E,
   type TestNamespace,
-} from './harness/cluster.js';
+} from './harness/objects.js';
+import { allContainers } from './harness/inspect.js';
+import { registerPodIdentityWebhook } from './harness/registration.js';
 import { FAKE_ACCESS_KEY_ID, startFakeSts, type FakeSts } from './harness/fake-sts.js';
 import { httpsRequest } from './harness/https.js';
 import { startWebhook } from './harness/webhook.js';
 import { repoRoot } from '../support/paths.js';
+import {
+  DEFAULT_TOKEN_AUDIENCE,
+  ENV,
+  STS_REGIONAL,
+  TOKEN_FILE,
+  TOKEN_VOLUME_NAME,
+} from '../../src/vocabulary.js';
 
 const { ctx, core } = useE2E();
 const ROLE = roleArn('sdk-reader');
@@ -37,14 +43,7 @@ beforeAll(async () => {
   mountPath = join(await mkdtemp(join(ctx.runDir, 'sdk-')), 'serviceaccount');
   const webhook = await startWebhook({
     name: 'aws-sdk',
-    args: [
-      '--token-mount-path',
-      mountPath,
-      '--aws-default-region',
-      'eu-west-1',
-      '--sts-regional-endpoint',
-      'true',
-    ],
+    args: ['--token-mount-path', mountPath, '--aws-default-region', 'eu-west-1', '--sts-regional-endpoint'],
   });
   ns = await createTestNamespace('sdk');
   await createServiceAccount(ns.name, 'reader', { roleArn: ROLE });
@@ -79,17 +78,17 @@ describe('the AWS SDK in a mutated Pod', () => {
     const container = allContainers(stored)[0]!;
     const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
     expect(env).toEqual({
-      AWS_STS_REGIONAL_ENDPOINTS: 'regional',
-      AWS_DEFAULT_REGION: 'eu-west-1',
-      AWS_REGION: 'eu-west-1',
-      AWS_ROLE_ARN: ROLE,
-      AWS_WEB_IDENTITY_TOKEN_FILE: `${mountPath}/token`,
+      [ENV.stsRegionalEndpoints]: STS_REGIONAL,
+      [ENV.defaultRegion]: 'eu-west-1',
+      [ENV.region]: 'eu-west-1',
+      [ENV.roleArn]: ROLE,
+      [ENV.webIdentityTokenFile]: `${mountPath}/${TOKEN_FILE}`,
     });
 
     // The kubelet's part: mint the projected token and put it where the mount puts it.
-    const projection = stored.spec?.volumes?.find((v) => v.name === TOKEN_VOLUME)?.projected?.sources?.[0]
-      ?.serviceAccountToken;
-    const mount = container.volumeMounts?.find((m) => m.name === TOKEN_VOLUME);
+    const projection = stored.spec?.volumes?.find((v) => v.name === TOKEN_VOLUME_NAME)?.projected
+      ?.sources?.[0]?.serviceAccountToken;
+    const mount = container.volumeMounts?.find((m) => m.name === TOKEN_VOLUME_NAME);
     expect(mount?.mountPath).toBe(mountPath);
     const minted = await core.createNamespacedServiceAccountToken({
       name: 'reader',
@@ -105,7 +104,7 @@ describe('the AWS SDK in a mutated Pod', () => {
     sts = await startFakeSts({
       issuer: ctx.serviceAccount.issuer,
       jwks: await jwks(),
-      audience: 'sts.amazonaws.com',
+      audience: DEFAULT_TOKEN_AUDIENCE,
       subject: `system:serviceaccount:${ns.name}:reader`,
     });
     const result = await runSdk({

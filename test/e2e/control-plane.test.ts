@@ -1,6 +1,7 @@
 // Sanity checks of the harness itself: the real control plane is what the other e2e tests assume.
 import { describe, expect, it } from 'vitest';
-import { createPod, createTestNamespace, expectApiError, podManifest, useE2E } from './harness/cluster.js';
+import { useE2E } from './harness/clients.js';
+import { createPod, createTestNamespace, expectApiError, podManifest } from './harness/objects.js';
 import { httpsRequest } from './harness/https.js';
 
 const { ctx } = useE2E();

@@ -1,21 +1,21 @@
 // What kube-apiserver does when the webhook is down, per failurePolicy, and proof that Pods with the
 // skip label are never sent to the webhook (objectSelector).
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
   createPod,
   createServiceAccount,
   createTestNamespace,
   expectApiError,
-  isMutated,
   podManifest,
   readPod,
-  registerPodIdentityWebhook,
   roleArn,
-  SKIP_LABEL,
-  useE2E,
   type TestNamespace,
-} from './harness/cluster.js';
+} from './harness/objects.js';
+import { isMutated } from './harness/inspect.js';
+import { registerPodIdentityWebhook } from './harness/registration.js';
 import { startWebhook } from './harness/webhook.js';
+import { SKIP_LABEL } from '../../src/vocabulary.js';
 
 useE2E();
 

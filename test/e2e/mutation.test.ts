@@ -2,28 +2,30 @@
 // kube-apiserver: what the API server stores (and returns for dry runs) is asserted.
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
-  allContainers,
   createPod,
   createServiceAccount,
   createTestNamespace,
-  envValue,
   expectApiError,
-  injectedRoleArn,
-  isMutated,
   podManifest,
   readPod,
-  registerPodIdentityWebhook,
   roleArn,
-  SKIP_LABEL,
-  TOKEN_FILE,
-  TOKEN_MOUNT_PATH,
-  TOKEN_VOLUME,
-  useE2E,
   type TestNamespace,
-} from './harness/cluster.js';
+} from './harness/objects.js';
+import { allContainers, envValue, injectedRoleArn, isMutated } from './harness/inspect.js';
+import { registerPodIdentityWebhook } from './harness/registration.js';
 import { waitFor } from '../support/wait.js';
 import { startWebhook, type WebhookProcess } from './harness/webhook.js';
+import {
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_EXPIRATION,
+  DEFAULT_TOKEN_MOUNT_PATH,
+  ENV,
+  SKIP_LABEL,
+  TOKEN_FILE,
+  TOKEN_VOLUME_NAME,
+} from '../../src/vocabulary.js';
 
 const { core } = useE2E();
 
@@ -75,10 +77,10 @@ describe('Pods created through kube-apiserver', () => {
     expect(containers.map((c) => c.name)).toEqual(['init', 'app', 'sidecar']);
     for (const c of containers) {
       expect(envValue(c, 'EXISTING')).toBe('kept');
-      expect(envValue(c, 'AWS_ROLE_ARN')).toBe(APP_ARN);
-      expect(envValue(c, 'AWS_WEB_IDENTITY_TOKEN_FILE')).toBe(TOKEN_FILE);
+      expect(envValue(c, ENV.roleArn)).toBe(APP_ARN);
+      expect(envValue(c, ENV.webIdentityTokenFile)).toBe(`${DEFAULT_TOKEN_MOUNT_PATH}/${TOKEN_FILE}`);
       expect(c.volumeMounts).toContainEqual(
-        expect.objectContaining({ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH }),
+        expect.objectContaining({ name: TOKEN_VOLUME_NAME, mountPath: DEFAULT_TOKEN_MOUNT_PATH }),
       );
       // The ServiceAccount admission plugin's mount is still there.
       expect(c.volumeMounts).toContainEqual(
@@ -91,12 +93,18 @@ describe('Pods created through kube-apiserver', () => {
 
     const volumes = stored.spec?.volumes ?? [];
     expect(volumes.map((v) => v.name).sort()).toEqual([
-      TOKEN_VOLUME,
+      TOKEN_VOLUME_NAME,
       expect.stringMatching(/^kube-api-access-[a-z0-9]{5}$/),
     ]);
-    const tokenVolume = volumes.find((v) => v.name === TOKEN_VOLUME);
+    const tokenVolume = volumes.find((v) => v.name === TOKEN_VOLUME_NAME);
     expect(tokenVolume?.projected?.sources).toEqual([
-      { serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 86400, path: 'token' } },
+      {
+        serviceAccountToken: {
+          audience: DEFAULT_TOKEN_AUDIENCE,
+          expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
+          path: TOKEN_FILE,
+        },
+      },
     ]);
     const apiAccess = volumes.find((v) => v.name.startsWith('kube-api-access-'));
     expect(apiAccess?.projected?.sources?.[0]?.serviceAccountToken).toMatchObject({ path: 'token' });
@@ -154,7 +162,7 @@ describe('dry runs and warnings', () => {
       dryRun: true,
     });
     expect(injectedRoleArn(returned)).toBe(APP_ARN);
-    expect(returned.spec?.volumes?.map((v) => v.name)).toContain(TOKEN_VOLUME);
+    expect(returned.spec?.volumes?.map((v) => v.name)).toContain(TOKEN_VOLUME_NAME);
     const missing = await expectApiError(readPod(ns.name, 'dry'));
     expect(missing.code).toBe(404);
   });

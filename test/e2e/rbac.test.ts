@@ -2,20 +2,21 @@
 // ClusterRole with get/list/watch on ServiceAccounts (token from the TokenRequest API).
 import { AuthorizationV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
   createPod,
   createServiceAccount,
   createTestNamespace,
   expectApiError,
-  injectedRoleArn,
   podManifest,
   readPod,
-  registerPodIdentityWebhook,
   roleArn,
-  useE2E,
   type TestNamespace,
-} from './harness/cluster.js';
-import { limitedIdentity, startWebhook } from './harness/webhook.js';
+} from './harness/objects.js';
+import { injectedRoleArn } from './harness/inspect.js';
+import { registerPodIdentityWebhook } from './harness/registration.js';
+import { limitedIdentity } from './harness/limited-identity.js';
+import { startWebhook } from './harness/webhook.js';
 
 const { core } = useE2E();
 

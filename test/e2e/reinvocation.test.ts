@@ -2,26 +2,24 @@
 // kube-apiserver calls ours again and the added container gets the identity too.
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
   container,
   createPod,
   createServiceAccount,
   createTestNamespace,
-  createWebhookConfiguration,
-  envValue,
-  podIdentityWebhook,
   podManifest,
   PROBE_SERVICE_ACCOUNT,
   readPod,
   roleArn,
-  TOKEN_VOLUME,
-  useE2E,
-  waitForDryRunPod,
   type TestNamespace,
-} from './harness/cluster.js';
+} from './harness/objects.js';
+import { envValue } from './harness/inspect.js';
+import { createWebhookConfiguration, podIdentityWebhook, waitForDryRunPod } from './harness/registration.js';
 import { startContainerAddingWebhook, type ContainerAddingWebhook } from './harness/test-webhook.js';
 import { waitFor } from '../support/wait.js';
 import { startWebhook, type WebhookProcess } from './harness/webhook.js';
+import { ENV, TOKEN_VOLUME_NAME } from '../../src/vocabulary.js';
 
 useE2E();
 
@@ -51,7 +49,7 @@ async function setUp(prefix: string, reinvocationPolicy: 'IfNeeded' | 'Never'): 
     return (
       addedContainer(pod) !== undefined &&
       first !== undefined &&
-      envValue(first, 'AWS_ROLE_ARN') === roleArn(PROBE_SERVICE_ACCOUNT)
+      envValue(first, ENV.roleArn) === roleArn(PROBE_SERVICE_ACCOUNT)
     );
   });
   return ns;
@@ -70,13 +68,11 @@ describe('a later webhook adding a container', () => {
 
     expect(stored.spec?.containers?.map((c) => c.name)).toEqual(['app', ADDED]);
     for (const c of stored.spec?.containers ?? []) {
-      expect(c.env?.filter((e) => e.name === 'AWS_ROLE_ARN')).toEqual([
-        { name: 'AWS_ROLE_ARN', value: APP_ARN },
-      ]);
-      expect(c.env?.filter((e) => e.name === 'AWS_WEB_IDENTITY_TOKEN_FILE')).toHaveLength(1);
-      expect(c.volumeMounts?.filter((m) => m.name === TOKEN_VOLUME)).toHaveLength(1);
+      expect(c.env?.filter((e) => e.name === ENV.roleArn)).toEqual([{ name: ENV.roleArn, value: APP_ARN }]);
+      expect(c.env?.filter((e) => e.name === ENV.webIdentityTokenFile)).toHaveLength(1);
+      expect(c.volumeMounts?.filter((m) => m.name === TOKEN_VOLUME_NAME)).toHaveLength(1);
     }
-    expect(stored.spec?.volumes?.filter((v) => v.name === TOKEN_VOLUME)).toHaveLength(1);
+    expect(stored.spec?.volumes?.filter((v) => v.name === TOKEN_VOLUME_NAME)).toHaveLength(1);
 
     expect(
       adder.reviews.some(
@@ -95,9 +91,9 @@ describe('a later webhook adding a container', () => {
     const stored = await readPod(ns.name, 'not-reinvoked');
     expect(stored.spec?.containers?.map((c) => c.name)).toEqual(['app', ADDED]);
     const [app, added] = stored.spec?.containers ?? [];
-    expect(app && envValue(app, 'AWS_ROLE_ARN')).toBe(APP_ARN);
+    expect(app && envValue(app, ENV.roleArn)).toBe(APP_ARN);
     expect(added).toBeDefined();
     expect(added?.env).toBeUndefined();
-    expect(added?.volumeMounts?.filter((m) => m.name === TOKEN_VOLUME) ?? []).toEqual([]);
+    expect(added?.volumeMounts?.filter((m) => m.name === TOKEN_VOLUME_NAME) ?? []).toEqual([]);
   });
 });

@@ -4,19 +4,19 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useE2E } from './harness/clients.js';
 import {
   createPod,
   createServiceAccount,
   createTestNamespace,
   podManifest,
-  registerPodIdentityWebhook,
   roleArn,
-  TOKEN_VOLUME,
-  useE2E,
   type TestNamespace,
-} from './harness/cluster.js';
+} from './harness/objects.js';
+import { registerPodIdentityWebhook } from './harness/registration.js';
 import { httpsRequest } from './harness/https.js';
 import { startWebhook } from './harness/webhook.js';
+import { DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION, TOKEN_VOLUME_NAME } from '../../src/vocabulary.js';
 
 const { ctx, core } = useE2E();
 
@@ -58,9 +58,12 @@ describe('service account token for AWS STS', () => {
   it('verifies against /openid/v1/jwks with the issuer, subject and audience an IAM trust policy checks', async () => {
     // The token parameters exactly as the webhook injected them into a stored Pod.
     const pod = await createPod(ns.name, podManifest('token-user', { serviceAccountName: 'app' }));
-    const projection = pod.spec?.volumes?.find((v) => v.name === TOKEN_VOLUME)?.projected?.sources?.[0]
+    const projection = pod.spec?.volumes?.find((v) => v.name === TOKEN_VOLUME_NAME)?.projected?.sources?.[0]
       ?.serviceAccountToken;
-    expect(projection).toMatchObject({ audience: 'sts.amazonaws.com', expirationSeconds: 86400 });
+    expect(projection).toMatchObject({
+      audience: DEFAULT_TOKEN_AUDIENCE,
+      expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
+    });
     const audience = projection?.audience ?? '';
     const expirationSeconds = projection?.expirationSeconds ?? 0;
 
@@ -78,13 +81,13 @@ describe('service account token for AWS STS', () => {
     const subject = `system:serviceaccount:${ns.name}:app`;
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
       issuer: discovery.issuer,
-      audience: 'sts.amazonaws.com',
+      audience: DEFAULT_TOKEN_AUDIENCE,
       subject,
       algorithms: ['RS256'],
     });
     expect(protectedHeader.alg).toBe('RS256');
-    expect(payload.aud).toEqual(['sts.amazonaws.com']);
-    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(86400);
+    expect(payload.aud).toEqual([DEFAULT_TOKEN_AUDIENCE]);
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(DEFAULT_TOKEN_EXPIRATION);
     expect(payload['kubernetes.io']).toMatchObject({
       namespace: ns.name,
       serviceaccount: { name: 'app', uid: serviceAccountUid },
@@ -96,7 +99,7 @@ describe('service account token for AWS STS', () => {
       [`${issuerHost}:sub`]: payload.sub,
       [`${issuerHost}:aud`]: Array.isArray(payload.aud) ? payload.aud[0] : payload.aud,
     };
-    expect(claims).toEqual({ [`${issuerHost}:sub`]: subject, [`${issuerHost}:aud`]: 'sts.amazonaws.com' });
+    expect(claims).toEqual({ [`${issuerHost}:sub`]: subject, [`${issuerHost}:aud`]: DEFAULT_TOKEN_AUDIENCE });
   });
 
   it('uses key IDs derived from the signing key (base64url SHA-256 of the DER SubjectPublicKeyInfo)', async () => {
@@ -107,7 +110,7 @@ describe('service account token for AWS STS', () => {
     const expectedKid = createHash('sha256').update(spki).digest('base64url');
     const jwks = await getJson<JSONWebKeySet>(ctx.serviceAccount.jwksUri);
     expect(jwks.keys.map((k) => k.kid)).toEqual([expectedKid]);
-    expect(decodeProtectedHeader(await requestToken(['sts.amazonaws.com'], 3600)).kid).toBe(expectedKid);
+    expect(decodeProtectedHeader(await requestToken([DEFAULT_TOKEN_AUDIENCE], 3600)).kid).toBe(expectedKid);
   });
 
   it('rejects a token minted for another audience', async () => {
@@ -116,7 +119,7 @@ describe('service account token for AWS STS', () => {
     await expect(
       jwtVerify(token, createLocalJWKSet(jwks), {
         issuer: ctx.serviceAccount.issuer,
-        audience: 'sts.amazonaws.com',
+        audience: DEFAULT_TOKEN_AUDIENCE,
       }),
     ).rejects.toBeInstanceOf(errors.JWTClaimValidationFailed);
   });

@@ -128,6 +128,17 @@ describe('goBooleanArgs', () => {
     expect(goBooleanArgs(argv, BOOLEANS)).toEqual(argv);
   });
 
+  it.each(['true', 'false'])(
+    'refuses a separate %s after a boolean flag, saying how to write it',
+    (value) => {
+      expect(() => goBooleanArgs(['serve', '--in-cluster', value], BOOLEANS)).toThrow(
+        new OptionError(
+          `--in-cluster takes no separate value; write --in-cluster=${value} (or --in-cluster alone for true)`,
+        ),
+      );
+    },
+  );
+
   it('leaves everything after -- alone, even what looks like a bad boolean', () => {
     expect(
       goBooleanArgs(['--logtostderr=false', '--', '--in-cluster=true', '--logtostderr=maybe'], BOOLEANS),

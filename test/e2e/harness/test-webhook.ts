@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import { caBundleOf, cluster, deferCleanup, uniqueSuffix, type WebhookEndpoint } from './cluster.js';
+import { cluster, deferCleanup, uniqueSuffix } from './clients.js';
+import { caBundleOf, type WebhookEndpoint } from './registration.js';
 import { issueCertificate } from '../../../scripts/pki.mjs';
 import { parseReview, reviewResponse, type AdmissionReview } from '../../../src/admission/review.js';
 

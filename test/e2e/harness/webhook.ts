@@ -1,26 +1,18 @@
-// Runs the webhook CLI (`node dist/cli.js serve ...`) as a child process with its own serving
+// Runs the webhook CLI (`node dist/cli/main.js serve ...`) as a child process with its own serving
 // certificate for 127.0.0.1 on free ports, waits for /readyz and keeps its log.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AuthorizationV1Api, KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
-import {
-  addDiagnostics,
-  caBundleOf,
-  cluster,
-  deferCleanup,
-  uniqueSuffix,
-  type WebhookEndpoint,
-} from './cluster.js';
+import { addDiagnostics, cluster, deferCleanup, uniqueSuffix } from './clients.js';
+import { caBundleOf, type WebhookEndpoint } from './registration.js';
 import { httpsRequest } from './https.js';
 import { issueCertificate } from '../../../scripts/pki.mjs';
 import { ManagedProcess, type Exit } from './processes.js';
 import { waitFor } from '../../support/wait.js';
 import { repoRoot } from '../../support/paths.js';
 import { servingPorts } from '../../support/serving.js';
-import { writeKubeconfig } from './kubeconfig.js';
 
-export const cliPath = join(repoRoot, 'dist', 'cli.js');
+export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
 
 export interface WebhookOptions {
   /** Label for log file names and diagnostics. */
@@ -170,68 +162,4 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
   });
   if (options.waitReady ?? true) await webhook.waitReady();
   return webhook;
-}
-
-/** Writes a kubeconfig that authenticates with a bearer token (e.g. from the TokenRequest API). */
-export async function writeTokenKubeconfig(
-  file: string,
-  token: string,
-  user = 'token-user',
-): Promise<string> {
-  const { ctx } = cluster();
-  await writeKubeconfig(file, ctx.apiServer.url, ctx.clusterCa.cert, { name: user, credentials: { token } });
-  return file;
-}
-
-export interface LimitedIdentity {
-  kubeconfig: string;
-  kubeConfig: KubeConfig;
-}
-
-/**
- * A ServiceAccount `name` in `namespace`, bound only to a new ClusterRole with `rules`, as a
- * token kubeconfig for the webhook to run with. Waits until the RBAC authorizer has seen the
- * binding (it learns of it through its own informer); removed after the test file.
- */
-export async function limitedIdentity(
-  namespace: string,
-  name: string,
-  rules: V1PolicyRule[],
-): Promise<LimitedIdentity> {
-  const { ctx, core, rbac } = cluster();
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  const roleName = `e2e-${name}-${uniqueSuffix()}`;
-  await rbac.createClusterRole({ body: { metadata: { name: roleName }, rules } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: roleName },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
-      subjects: [{ kind: 'ServiceAccount', name, namespace }],
-    },
-  });
-  deferCleanup(async () => {
-    await rbac.deleteClusterRoleBinding({ name: roleName });
-    await rbac.deleteClusterRole({ name: roleName });
-  });
-  const tokenRequest = await core.createNamespacedServiceAccountToken({
-    name,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const kubeconfig = await writeTokenKubeconfig(
-    join(ctx.runDir, `${namespace}-${name}.kubeconfig`),
-    tokenRequest.status?.token ?? '',
-    `system:serviceaccount:${namespace}:${name}`,
-  );
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubeconfig);
-  const authorization = kubeConfig.makeApiClient(AuthorizationV1Api);
-  const first = rules[0]!;
-  await waitFor('the ClusterRoleBinding to take effect', async () => {
-    const review = await authorization.createSelfSubjectAccessReview({
-      body: { spec: { resourceAttributes: { verb: first.verbs[0], resource: first.resources?.[0] } } },
-    });
-    return review.status?.allowed === true ? true : undefined;
-  });
-  return { kubeconfig, kubeConfig };
 }
