@@ -144,7 +144,7 @@ for (const containers of [1, 5, 20]) {
 }
 
 console.log('\nServiceAccount cache memory (heap growth per cached ServiceAccount)');
-const { trimServiceAccount } = await import('../dist/identity/cluster-source.js');
+const { trimServiceAccount } = await import('../dist/serviceaccounts/cluster-source.js');
 const COUNT = 20000;
 const account = (i) => ({
   apiVersion: 'v1',

@@ -4,9 +4,6 @@
 import { Option, type Command } from 'commander';
 
 const IGNORED: Array<[flags: string, why: string]> = [
-  ['--namespace <namespace>', 'it named the namespace of --in-cluster certificates'],
-  ['--service-name <name>', 'it named the Service of --in-cluster certificates'],
-  ['--tls-secret <name>', 'it named the Secret of --in-cluster certificates'],
   ['--logtostderr', 'logs always go to stdout'],
   ['--v <level>', 'klog verbosity; use --log-level'],
   ['--enable-debugging-handlers', 'no debugging handlers are served'],
@@ -15,7 +12,7 @@ const IGNORED: Array<[flags: string, why: string]> = [
 const REFUSED_WHEN_ON: Array<[flag: string, why: string]> = [
   [
     '--in-cluster',
-    'it takes certificates from the deprecated CSR signer; pass --tls-cert and --tls-key, e.g. from cert-manager',
+    'it takes certificates from the deprecated CSR signer; use --certificates=builtin, or pass --tls-cert and --tls-key (e.g. from cert-manager)',
   ],
   ['--watch-config-map', 'it reads roles from a ConfigMap; annotate the ServiceAccounts'],
   ['--compose-role-arn', 'it composes role ARNs from role names; annotate full ARNs'],

@@ -20,6 +20,7 @@ import {
   parseInteger,
   parseSeconds,
 } from './flags.js';
+import { BUILTIN, builtinOnlyWarnings, CERTIFICATE_MODES, certificateFlags } from './certificate-flags.js';
 import { GO_BOOLEAN_FLAGS, goFlagWarnings, withGoFlags } from './go-flags.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -107,6 +108,55 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
       .choices(Object.keys(TLS_VERSIONS))
       .default('1.2'),
   )
+  .addOption(
+    new Option(
+      '--certificates <mode>',
+      'files: --tls-cert and --tls-key; builtin: the webhook keeps its own CA and serving certificate in --tls-secret and the caBundle of --webhook-configuration',
+    )
+      .choices(CERTIFICATE_MODES)
+      .default('files'),
+  )
+  .option(
+    '--tls-secret <name>',
+    `builtin: the Secret holding the CA and serving certificate (default: ${BUILTIN.secretName})`,
+  )
+  .option(
+    '--namespace <namespace>',
+    'builtin: namespace of the Secret and the Service (default: the Pod’s own)',
+  )
+  .option(
+    '--service-name <name>',
+    `builtin: the Service the certificate names (default: ${BUILTIN.serviceName})`,
+  )
+  .option(
+    '--webhook-configuration <name>',
+    `builtin: the MutatingWebhookConfiguration whose caBundle is kept current (default: ${BUILTIN.webhookConfiguration})`,
+  )
+  .option(
+    '--certificate-hosts <hosts>',
+    'builtin: more DNS names or IPs for the serving certificate, comma-separated',
+    (value: string) =>
+      value
+        .split(',')
+        .map((host) => host.trim())
+        .filter((host) => host !== ''),
+  )
+  .addOption(
+    durationOption(
+      '--ca-validity <duration>',
+      'builtin: CA lifetime; renewed with a third left',
+      BUILTIN.caValidityMs,
+      Infinity,
+    ),
+  )
+  .addOption(
+    durationOption(
+      '--certificate-validity <duration>',
+      'builtin: serving certificate lifetime; renewed with a third left',
+      BUILTIN.certificateValidityMs,
+      Infinity,
+    ),
+  )
   .option(
     '--kubeconfig <file>',
     'kubeconfig (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)',
@@ -144,9 +194,10 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
           shutdownDelay: flags['shutdownDelay'] as number,
           logLevel: flags['logLevel'] as LevelWithSilent,
+          ...certificateFlags(flags),
         },
         options,
-        [...warnings, ...goFlagWarnings(flags)],
+        [...warnings, ...goFlagWarnings(flags), ...builtinOnlyWarnings(flags)],
       );
     } catch (error) {
       fail(error);

@@ -10,7 +10,8 @@ import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
 import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { buildApp } from '../server/app.js';
 import { createMetrics, serveMetrics, type Metrics } from '../server/metrics.js';
-import { loadKeyPair, TLS_VERSIONS, watchKeyPair } from '../server/tls.js';
+import { loadKeyPair, TLS_VERSIONS, watchKeyPair, type KeyPair } from '../server/tls.js';
+import type { BuiltinCertificateFlags } from '../certificates/builtin.js';
 
 export interface ServeFlags {
   port: number;
@@ -24,6 +25,9 @@ export interface ServeFlags {
   /** Milliseconds between SIGTERM (readiness off) and closing the listener. */
   shutdownDelay: number;
   logLevel: LevelWithSilent;
+  /** `files` (default): --tls-cert and --tls-key, reloaded on change. `builtin`: the webhook is its own CA. */
+  certificates?: 'files' | 'builtin';
+  builtin?: Omit<BuiltinCertificateFlags, 'kubeconfig'>;
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -48,16 +52,29 @@ export async function serve(
 ): Promise<RunningServer> {
   const log = deps.log ?? createLogger(flags.logLevel);
   const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
-  let keyPair = await loadKeyPair(flags.tlsCert, flags.tlsKey);
+  // Set once the app exists; a pair that arrives before is in `keyPair` when the app is built.
+  const served: { app?: FastifyInstance } = {};
+  const certificates = await servingCertificates(flags, log, (pair) => {
+    if (pair.cert === keyPair.cert && pair.key === keyPair.key) return;
+    keyPair = pair;
+    (served.app?.server as HttpsServer | undefined)?.setSecureContext({
+      cert: pair.cert,
+      key: pair.key,
+      minVersion,
+    });
+    metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
+    log.info({ notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
+  });
+  let keyPair = certificates.first;
   // The cache-size gauge reads the source at scrape time; the source reports lookups to the metrics.
-  const metrics = createMetrics(() => source.size());
+  const metrics = createMetrics({ size: () => source.size(), synced: () => notSynced() === undefined });
   const { source, notSynced, stopSource } = deps.source
     ? { source: deps.source, notSynced: () => undefined, stopSource: async () => {} }
     : await createSource(flags, options, log, metrics);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
   let shuttingDown = false;
 
-  const app = buildApp({
+  const app = (served.app = buildApp({
     https: { cert: keyPair.cert, key: keyPair.key, minVersion },
     source,
     options,
@@ -68,19 +85,7 @@ export async function serve(
       const unsynced = notSynced();
       return unsynced === undefined ? reasons : [...reasons, unsynced];
     },
-  });
-  const stopWatching = watchKeyPair(
-    flags.tlsCert,
-    flags.tlsKey,
-    (pair) => {
-      if (pair.cert === keyPair.cert && pair.key === keyPair.key) return;
-      keyPair = pair;
-      (app.server as unknown as HttpsServer).setSecureContext({ cert: pair.cert, key: pair.key, minVersion });
-      metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
-      log.info({ notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
-    },
-    (error) => log.error({ err: error }, 'serving certificate not reloaded; keeping the previous one'),
-  );
+  }));
   await listenOnAllAddresses(app, flags.port);
   const metricsServer = await serveMetrics(metrics.registry, flags.metricsPort);
   const port = (app.server.address() as AddressInfo).port;
@@ -94,11 +99,29 @@ export async function serve(
       shuttingDown = true;
       // Keep answering while /readyz fails, so the endpoints drop this Pod before it stops listening.
       await delay(flags.shutdownDelay);
-      stopWatching();
+      certificates.stop();
       await app.close();
       await Promise.all([new Promise((resolve) => metricsServer.close(resolve)), stopSource()]);
     },
   };
+}
+
+/** The first serving pair, and every later one through `onChange`, from files or the built-in CA. */
+async function servingCertificates(
+  flags: ServeFlags,
+  log: Logger,
+  onChange: (pair: KeyPair) => void,
+): Promise<{ first: KeyPair; stop: () => void }> {
+  if (flags.certificates === 'builtin') {
+    // Loaded only here, like the cluster source: it brings client-node and an X.509 library.
+    const { startBuiltinCertificates } = await import('../certificates/builtin.js');
+    return startBuiltinCertificates({ ...flags.builtin!, kubeconfig: flags.kubeconfig }, log, onChange);
+  }
+  const first = await loadKeyPair(flags.tlsCert, flags.tlsKey);
+  const stop = watchKeyPair(flags.tlsCert, flags.tlsKey, onChange, (error) =>
+    log.error({ err: error }, 'serving certificate not reloaded; keeping the previous one'),
+  );
+  return { first, stop };
 }
 
 async function createSource(
@@ -122,8 +145,10 @@ async function createSource(
   }
   // Loaded only here: @kubernetes/client-node costs ~90 MB and ~300 ms to import, which local runs
   // from a file and the `mutate` command need not pay.
-  const { ClusterServiceAccountSource, loadKubeConfig } =
-    await import('../serviceaccounts/cluster-source.js');
+  const [{ ClusterServiceAccountSource }, { loadKubeConfig }] = await Promise.all([
+    import('../serviceaccounts/cluster-source.js'),
+    import('../cluster.js'),
+  ]);
   const source = new ClusterServiceAccountSource({
     kubeConfig: loadKubeConfig(flags.kubeconfig),
     annotationPrefix: options.annotationPrefix,

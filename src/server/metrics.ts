@@ -13,7 +13,13 @@ export interface Metrics {
   certificateExpiry: Gauge;
 }
 
-export function createMetrics(cacheSize: () => number): Metrics {
+/** What the gauges read at scrape time. */
+export interface CacheState {
+  size(): number;
+  synced(): boolean;
+}
+
+export function createMetrics(cache: CacheState): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -22,7 +28,15 @@ export function createMetrics(cacheSize: () => number): Metrics {
     help: 'ServiceAccounts held in memory',
     registers,
     collect() {
-      this.set(cacheSize());
+      this.set(cache.size());
+    },
+  });
+  new Gauge({
+    name: 'pod_identity_webhook_service_account_cache_synced',
+    help: '1 once the ServiceAccount cache holds a full list (always 1 with --service-accounts), else 0',
+    registers,
+    collect() {
+      this.set(cache.synced() ? 1 : 0);
     },
   });
   return {

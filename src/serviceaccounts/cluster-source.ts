@@ -3,7 +3,7 @@
 import {
   ApiException,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   ListWatch,
   Observable,
   Watch,
@@ -12,10 +12,8 @@ import {
   type V1ServiceAccount,
   type V1ServiceAccountList,
 } from '@kubernetes/client-node';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { describeFailure } from '../cluster.js';
 import { relevantAnnotations } from '../identity/rules.js';
 import { createLookup, type Lookup } from './lookup.js';
 import type { ServiceAccountSource } from './source.js';
@@ -32,52 +30,6 @@ export interface ClusterSourceOptions {
 const PATH = '/api/v1/serviceaccounts';
 const PAGE_SIZE = 500;
 const MAX_BACKOFF_MS = 30_000;
-
-/**
- * Loads --kubeconfig, else the in-cluster config, else $KUBECONFIG or ~/.kube/config. With none of
- * them, client-node would fall back to a guess (localhost) and fail on every retry: refuse instead.
- */
-export function loadKubeConfig(file: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (file) kubeConfig.loadFromFile(file);
-  else if (process.env['KUBERNETES_SERVICE_HOST']) kubeConfig.loadFromCluster();
-  else if (process.env['KUBECONFIG'] || existsSync(join(homedir(), '.kube', 'config')))
-    kubeConfig.loadFromDefault();
-  else {
-    throw new Error(
-      'no ServiceAccounts to read: pass --service-accounts FILE to read them from a file, or --kubeconfig FILE to read them from a cluster (no in-cluster config, $KUBECONFIG or ~/.kube/config was found)',
-    );
-  }
-  return kubeConfig;
-}
-
-/** The `message` of a Kubernetes Status body, which client-node hands over as JSON text. */
-function statusMessage(body: unknown): string {
-  let status = body;
-  if (typeof body === 'string') {
-    try {
-      status = JSON.parse(body);
-    } catch {
-      return body.split('\n')[0]!.slice(0, 200);
-    }
-  }
-  const message = (status as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : '';
-}
-
-/** One short line for a failed list, watch or GET: no stack, no response headers. */
-export function describeFailure(error: unknown): string {
-  if (error instanceof ApiException) {
-    const message = statusMessage(error.body);
-    return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
-  }
-  if (!(error instanceof Error)) return String(error);
-  // fetch errors carry the reason in `cause` (undici) or `code` (node-fetch).
-  const { cause, code } = error as { cause?: { code?: unknown; message?: unknown }; code?: unknown };
-  const detail = typeof cause?.message === 'string' ? cause.message : error.message;
-  const errno = typeof cause?.code === 'string' ? cause.code : code;
-  return `${detail.split('\n')[0]}${typeof errno === 'string' && !detail.includes(errno) ? ` (${errno})` : ''}`;
-}
 
 /** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
 export function trimServiceAccount(annotationPrefix: string, account: V1ServiceAccount): V1ServiceAccount {

@@ -324,13 +324,25 @@ describe('the executable', () => {
   it.each([
     [
       ['--in-cluster=true'],
-      /^pod-identity-webhook: --in-cluster=true is not supported: .+; pass --tls-cert and --tls-key, e.g. from cert-manager\n$/,
+      /^pod-identity-webhook: --in-cluster=true is not supported: .+; use --certificates=builtin, or pass --tls-cert and --tls-key \(e.g. from cert-manager\)\n$/,
     ],
     [
       ['--watch-config-map'],
       /^pod-identity-webhook: --watch-config-map=true is not supported: it reads roles from a ConfigMap; annotate the ServiceAccounts\n$/,
     ],
     [['--compose-role-arn=true'], /^pod-identity-webhook: --compose-role-arn=true is not supported/],
+    [
+      ['--certificates=builtin', '--service-accounts', 'examples/service-accounts.yaml'],
+      /^pod-identity-webhook: --certificates=builtin needs --namespace \(or \$POD_NAMESPACE, or to run in a Pod\)\n$/,
+    ],
+    [
+      ['--certificates=self-signed'],
+      /^pod-identity-webhook: option '--certificates <mode>' argument 'self-signed' is invalid. Allowed choices are files, builtin.\n$/,
+    ],
+    [
+      ['--ca-validity', 'forever'],
+      /--ca-validity must be a duration such as 0, 500ms, 2s or 1m30s, got "forever"\n$/,
+    ],
     [['--in-cluster=yes'], /^pod-identity-webhook: --in-cluster must be true or false, got "yes"\n$/],
     [
       ['--kube-api', 'https://10.0.0.1'],

@@ -229,6 +229,8 @@ describe('a cluster that cannot be reached', () => {
     expect(readyz.status).toBe(503);
     const { reasons } = JSON.parse(readyz.body) as { reasons: string[] };
     expect(reasons).toEqual([expect.stringMatching(/^ServiceAccount cache not synced: .*ECONNREFUSED/)]);
+    const metrics = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^pod_identity_webhook_service_account_cache_synced 0$/m);
   });
 });
 
@@ -282,8 +284,9 @@ describe('shutdown', () => {
     expect(await exited).toBe(0);
     expect(output).toContain('"signal":"SIGTERM"');
     expect(output).toContain('shut down');
-    for (const flag of ['--in-cluster', '--namespace', '--service-name']) {
-      expect(output).toContain(`"msg":"${flag} (a flag of the Go webhook) is ignored: `);
+    expect(output).toContain(`"msg":"--in-cluster (a flag of the Go webhook) is ignored: `);
+    for (const flag of ['--namespace', '--service-name']) {
+      expect(output).toContain(`"msg":"${flag} is used only with --certificates=builtin; ignored"`);
     }
   });
 });

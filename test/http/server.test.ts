@@ -194,6 +194,7 @@ describe('POST /mutate', () => {
     expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="mutated"\} [1-9]/);
     expect(text).toMatch(/pod_identity_webhook_admission_requests_total\{outcome="invalid"\} [1-9]/);
     expect(text).toMatch(/pod_identity_webhook_service_account_cache_size 2/);
+    expect(text).toMatch(/^pod_identity_webhook_service_account_cache_synced 1$/m);
   });
 });
 

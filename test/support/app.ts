@@ -21,7 +21,10 @@ export async function testApp(
   log: Logger = pino({ level: 'silent' }),
 ): Promise<TestApp> {
   const accounts = typeof source === 'string' ? FileServiceAccountSource.fromText(source, 'test') : source;
-  const metrics = createMetrics(() => accounts.size());
+  const metrics = createMetrics({
+    size: () => accounts.size(),
+    synced: () => notReadyReasons().length === 0,
+  });
   const app = buildApp({
     https: { cert: certs.cert, key: certs.key },
     source: accounts,

@@ -10,11 +10,11 @@ const SRC = new URL('../../src/', import.meta.url).pathname;
 const LAYERS: string[][] = [
   ['cli'],
   ['commands'],
-  ['server'],
+  ['server', 'certificates'],
   ['admission'],
   ['serviceaccounts', 'mutation'],
   ['identity'],
-  ['vocabulary.ts', 'manifests.ts', 'read-text.ts', 'log.ts'],
+  ['vocabulary.ts', 'cluster.ts', 'manifests.ts', 'read-text.ts', 'log.ts'],
 ];
 const PURE = ['admission', 'mutation', 'identity', 'vocabulary.ts'];
 const IO_MODULES =

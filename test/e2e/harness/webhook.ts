@@ -24,6 +24,11 @@ export interface WebhookOptions {
   logLevel?: string;
   /** Wait for /readyz (default true). */
   waitReady?: boolean;
+  /**
+   * The webhook keeps its own certificates (`--certificates=builtin` and its flags): no serving
+   * certificate is issued for it, and `waitReady` must be false (the harness CA does not verify it).
+   */
+  builtinCertificateArgs?: string[];
 }
 
 export class WebhookProcess implements WebhookEndpoint {
@@ -115,10 +120,14 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
   const name = `${options.name ?? 'webhook'}-${uniqueSuffix()}`;
   const dir = join(ctx.runDir, 'webhooks', name);
   await mkdir(dir, { recursive: true });
-  const serving = await issueCertificate(dir, 'serving', ctx.webhookCa, {
-    commonName: 'pod-identity-webhook',
-    hosts: ['127.0.0.1', 'localhost'],
-  });
+  let certificateArgs: string[] | undefined = options.builtinCertificateArgs;
+  if (certificateArgs === undefined) {
+    const serving = await issueCertificate(dir, 'serving', ctx.webhookCa, {
+      commonName: 'pod-identity-webhook',
+      hosts: ['127.0.0.1', 'localhost'],
+    });
+    certificateArgs = ['--tls-cert', serving.cert, '--tls-key', serving.key];
+  }
   // Port 0: the webhook binds free ports itself and logs them, so no port is chosen and freed first.
   const args = [
     cliPath,
@@ -127,10 +136,7 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
     '0',
     '--metrics-port',
     '0',
-    '--tls-cert',
-    serving.cert,
-    '--tls-key',
-    serving.key,
+    ...certificateArgs,
     '--kubeconfig',
     options.kubeconfig ?? ctx.kubeconfig,
     '--log-level',
