@@ -16,6 +16,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The chart proof (test/chart/README.md): helm and the third-party CRDs (pinned, cached) on
+        // top of the e2e control plane, whose global setup runs first.
+        test: {
+          name: 'chart',
+          include: ['test/chart/**/*.test.ts'],
+          globalSetup: ['test/e2e/harness/global-setup.ts', 'test/chart/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

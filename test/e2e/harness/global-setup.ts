@@ -2,7 +2,6 @@
 // starts etcd and kube-apiserver on free loopback ports, writes an admin kubeconfig and hands all of
 // it to the tests with provide('e2e'). The returned teardown stops every process by PID, whether
 // the tests passed or not. A loopback control endpoint lets tests restart kube-apiserver.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,32 +13,12 @@ import { createCA, createRsaKeyPair, issueCertificate } from '../../../scripts/p
 import { reapRecorded } from './processes.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { repoRoot } from '../../support/paths.js';
+import { runHackScript } from '../../support/scripts.js';
 
 const KEEP_RUNS = 3;
 
 function log(message: string): void {
   console.log(`[e2e] ${message}`);
-}
-
-/** Runs hack/build-control-plane.sh (reuses cached binaries); returns the bin dir it prints last. */
-async function buildControlPlane(): Promise<string> {
-  const script = join(repoRoot, 'hack', 'build-control-plane.sh');
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('bash', [script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      process.stderr.write(chunk);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const binDir = stdout.trim().split('\n').at(-1);
-      if (code === 0 && binDir) resolvePromise(binDir);
-      else reject(new Error(`${script} failed (exit ${code}):\n${stderr.slice(-4000)}`));
-    });
-  });
 }
 
 async function pruneOldRuns(base: string): Promise<void> {
@@ -92,7 +71,7 @@ function startControlServer(controlPlane: ControlPlane): Promise<{ server: Serve
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const binDir = await buildControlPlane();
+  const binDir = await runHackScript('build-control-plane.sh');
 
   const base = process.env.POD_IDENTITY_WEBHOOK_E2E_DIR ?? join(repoRoot, '.e2e');
   await mkdir(base, { recursive: true });

@@ -1,0 +1,126 @@
+// Bundles the compiled CLI (dist/, from `npm run build`) with the production dependencies it really
+// runs into dist/bundle/, so the container image ships no node_modules (about 100 MB of them, 57 MB
+// @kubernetes/client-node, most of which the webhook never loads).
+//
+//   dist/bundle/cli.mjs               the entry: `node dist/bundle/cli.mjs serve ...`
+//   dist/bundle/chunks/*.mjs          code split off the entry: dynamic imports stay lazy, so
+//                                     `mutate` and `serve --service-accounts` never load
+//                                     @kubernetes/client-node, and only the built-in certificate
+//                                     mode loads @peculiar/x509
+//   dist/bundle/THIRD_PARTY_LICENSES  the license text of every package inside the bundle
+//
+// It lives under dist/ because dist/ is already ignored by git, prettier and eslint. `.mjs`, so it
+// needs no package.json ("type": "module") beside it. Checks, each failing the bundle:
+// - no devDependency ends up in it (the image must run production dependencies only);
+// - the CLI's version: dist/cli/main.js reads ../../package.json at run time, which the bundle
+//   cannot (the image has no package.json), so that one expression is replaced by the version
+//   itself; if src changes how it reads the version, the bundle fails here instead of at run time.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'bundle');
+const entry = join(root, 'dist', 'cli', 'main.js');
+const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+const VERSION_READ =
+  /JSON\.parse\(readFileSync\(new URL\('\.\.\/\.\.\/package\.json', import\.meta\.url\), 'utf8'\)\)/g;
+
+/** Inlines `{ version }` where the CLI reads it from package.json at run time. */
+const inlineVersion = {
+  name: 'inline-version',
+  setup(b) {
+    b.onLoad({ filter: /[/\\]dist[/\\]cli[/\\]main\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const found = source.match(VERSION_READ)?.length ?? 0;
+      if (found !== 1) {
+        return {
+          errors: [
+            {
+              text: `expected one package.json version read in ${relative(root, args.path)}, found ${found}: update VERSION_READ in hack/bundle.mjs`,
+            },
+          ],
+        };
+      }
+      return {
+        contents: source.replace(VERSION_READ, JSON.stringify({ version: pkg.version })),
+        loader: 'js',
+      };
+    });
+  },
+};
+
+await rm(outdir, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { cli: entry },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  chunkNames: 'chunks/[name]-[hash]',
+  minify: true,
+  keepNames: true, // class and function names stay readable in stack traces and errors
+  legalComments: 'none', // THIRD_PARTY_LICENSES carries the full texts instead
+  // CommonJS dependencies call require() for Node built-ins; an ESM bundle has no require of its
+  // own, so it gets Node's.
+  banner: {
+    js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
+  },
+  // tr46 (node-fetch's URL code, under client-node) requires Node's `punycode`, deprecated with a
+  // warning printed at run time (DEP0040; Node keeps quiet about it only inside node_modules). The
+  // userland package is the same code.
+  //
+  // @peculiar/x509 has no "exports", a CommonJS "main" and an ES "module" build. For platform node
+  // esbuild takes "main", and the namespace of a dynamic import() of CommonJS is then only
+  // { default }: `(await import('@peculiar/x509')).cryptoProvider` is undefined, where Node finds
+  // the named exports. The ES build gives the bundle the same names Node gives dist/.
+  alias: { punycode: 'punycode/punycode.js', '@peculiar/x509': '@peculiar/x509/build/x509.es.js' },
+  // Optional packages loaded inside try/catch, absent from a production install: ws's native
+  // accelerators (without them it uses plain JS) and debug's supports-color (a devDependency's
+  // here). External, so the bundle behaves as production node_modules do: the require fails.
+  external: ['bufferutil', 'utf-8-validate', 'supports-color'],
+  plugins: [inlineVersion],
+  metafile: true,
+  logLevel: 'warning',
+});
+
+// The packages inside the bundle, by their node_modules directory.
+const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8'));
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const match = /^(?:.*\/)?(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) packages.add(match[1]);
+}
+const devOnly = [...packages].filter((dir) => lock.packages[dir]?.dev && dir !== 'node_modules/punycode');
+if (devOnly.length > 0) {
+  throw new Error(`the bundle contains devDependencies (the image must not): ${devOnly.join(', ')}`);
+}
+
+const sections = [];
+for (const dir of [...packages].sort()) {
+  const meta = JSON.parse(await readFile(join(root, dir, 'package.json'), 'utf8'));
+  const files = (await readdir(join(root, dir))).filter((name) => /^(licen[cs]e|copying|notice)/i.test(name));
+  const texts = await Promise.all(files.map((name) => readFile(join(root, dir, name), 'utf8')));
+  const license = typeof meta.license === 'string' ? meta.license : 'see the text';
+  sections.push(
+    [`${meta.name}@${meta.version} (${license})`, ...texts.map((text) => text.trim())].join('\n\n'),
+  );
+}
+await writeFile(
+  join(outdir, 'THIRD_PARTY_LICENSES'),
+  `${pkg.name} ${pkg.version} bundles these packages:\n\n${sections.join(`\n\n${'-'.repeat(80)}\n\n`)}\n`,
+);
+
+let total = 0;
+for (const [file, { bytes }] of Object.entries(result.metafile.outputs)) {
+  total += bytes;
+  console.log(`${relative(root, join(root, file)).padEnd(52)} ${(bytes / 1024).toFixed(0).padStart(6)} KiB`);
+}
+console.log(
+  `bundle: ${(total / 1024 / 1024).toFixed(1)} MiB from ${packages.size} packages in ${relative(root, outdir)}/`,
+);
