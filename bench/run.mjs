@@ -130,6 +130,7 @@ const identity = {
   expirationSeconds: 86400,
   tokenMountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount',
   regionalSts: true,
+  stsEndpoint: '',
   region: 'eu-west-1',
   skipContainers: new Set(),
 };

@@ -11,6 +11,7 @@ export const ANNOTATION = {
   stsRegionalEndpoints: 'sts-regional-endpoints',
   tokenExpiration: 'token-expiration',
   skipContainers: 'skip-containers',
+  stsEndpoint: 'sts-endpoint',
 } as const;
 
 /** A Pod or namespace label that keeps the webhook away (the chart's objectSelector). */
@@ -19,6 +20,8 @@ export const SKIP_LABEL = `${DEFAULT_ANNOTATION_PREFIX}/skip-pod-identity-webhoo
 /** Environment variables injected into containers, in the order the Go webhook adds them. */
 export const ENV = {
   stsRegionalEndpoints: 'AWS_STS_REGIONAL_ENDPOINTS',
+  /** The STS endpoint the AWS SDKs call (a local STS, a VPC endpoint); not in the Go webhook. */
+  endpointUrlSts: 'AWS_ENDPOINT_URL_STS',
   defaultRegion: 'AWS_DEFAULT_REGION',
   region: 'AWS_REGION',
   roleArn: 'AWS_ROLE_ARN',

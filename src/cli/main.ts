@@ -64,7 +64,12 @@ function withMutationFlags(command: Command): Command {
       'inject AWS_STS_REGIONAL_ENDPOINTS=regional (or --sts-regional-endpoint=false)',
       D.stsRegionalEndpoint,
     )
-    .addOption(new Option('--no-sts-regional-endpoint').hideHelp());
+    .addOption(new Option('--no-sts-regional-endpoint').hideHelp())
+    .option(
+      '--sts-endpoint <url>',
+      'inject AWS_ENDPOINT_URL_STS, e.g. a local STS (empty: none)',
+      D.stsEndpoint,
+    );
 }
 
 function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
@@ -75,6 +80,7 @@ function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
     tokenExpiration: flags['tokenExpiration'] as number,
     awsDefaultRegion: flags['awsDefaultRegion'] as string,
     stsRegionalEndpoint: flags['stsRegionalEndpoint'] === true,
+    stsEndpoint: flags['stsEndpoint'] as string,
   });
 }
 

@@ -15,6 +15,8 @@ export interface MutationOptions {
   tokenExpiration: number;
   awsDefaultRegion: string;
   stsRegionalEndpoint: boolean;
+  /** Injected as AWS_ENDPOINT_URL_STS; '' for none. */
+  stsEndpoint: string;
 }
 
 export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze({
@@ -24,6 +26,7 @@ export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze
   tokenExpiration: DEFAULT_TOKEN_EXPIRATION,
   awsDefaultRegion: '',
   stsRegionalEndpoint: false,
+  stsEndpoint: '',
 });
 
 /** Options that were accepted, and what was changed on the way (a raised expiration). */
@@ -38,6 +41,16 @@ export const MAX_TOKEN_EXPIRATION = 2 ** 32;
 
 export class OptionError extends Error {
   override name = 'OptionError';
+}
+
+/** An absolute http(s) URL, as the AWS SDKs take for AWS_ENDPOINT_URL_STS. */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** Parses a whole number, rejecting what `Number()` would quietly accept ('', '1e3', '0x10', ' 5'). */
@@ -78,6 +91,9 @@ export function resolveMutationOptions(given: Partial<MutationOptions>): Resolve
     throw new OptionError(`--token-mount-path must be an absolute path, got "${tokenMountPath}"`);
   }
   if (tokenAudience === '') throw new OptionError('--token-audience must not be empty');
+  if (options.stsEndpoint !== '' && !isHttpUrl(options.stsEndpoint)) {
+    throw new OptionError(`--sts-endpoint must be an http or https URL, got "${options.stsEndpoint}"`);
+  }
   if (!Number.isSafeInteger(tokenExpiration) || tokenExpiration < 0) {
     throw new OptionError(`--token-expiration must be a whole number of seconds, got ${tokenExpiration}`);
   }

@@ -1,7 +1,7 @@
 // Annotations → Identity. The rules for which annotation wins, and every warning about an
 // annotation, live here; the mutation itself never reads an annotation.
 import { ANNOTATION } from '../vocabulary.js';
-import { boundTokenExpiration, parseWholeNumber, type MutationOptions } from './options.js';
+import { boundTokenExpiration, isHttpUrl, parseWholeNumber, type MutationOptions } from './options.js';
 
 export type Annotations = Record<string, string>;
 
@@ -11,6 +11,8 @@ export interface Identity {
   expirationSeconds: number;
   tokenMountPath: string;
   regionalSts: boolean;
+  /** AWS_ENDPOINT_URL_STS, or '' for none. */
+  stsEndpoint: string;
   region: string;
   skipContainers: ReadonlySet<string>;
 }
@@ -89,6 +91,7 @@ function annotationTypos(
  *   audience           -                    audience                    > --token-audience
  *   token expiration   token-expiration   > token-expiration            > --token-expiration
  *   regional STS       -                    sts-regional-endpoints      > --sts-regional-endpoint
+ *   STS endpoint       -                    sts-endpoint                > --sts-endpoint
  *   region             -                    -                             --aws-default-region
  *   skip containers    skip-containers    + skip-containers (the lists add up)
  *
@@ -116,6 +119,7 @@ export function resolveIdentity(raw: RawAnnotations, options: MutationOptions): 
       expirationSeconds: tokenExpiration(serviceAccount, pod, options.tokenExpiration, warnings),
       tokenMountPath: options.tokenMountPath,
       regionalSts: regionalSts(serviceAccount, options.stsRegionalEndpoint, warnings),
+      stsEndpoint: stsEndpoint(serviceAccount, options.stsEndpoint, warnings),
       region: options.awsDefaultRegion,
       skipContainers: new Set([
         ...containerList(serviceAccount[ANNOTATION.skipContainers]),
@@ -157,6 +161,14 @@ function regionalSts(serviceAccount: Annotations, fallback: boolean, warnings: s
   if (value === undefined) return fallback;
   if (value === 'true' || value === 'false') return value === 'true';
   warnings.push(`ServiceAccount annotation sts-regional-endpoints "${value}" is not true or false; ignored`);
+  return fallback;
+}
+
+function stsEndpoint(serviceAccount: Annotations, fallback: string, warnings: string[]): string {
+  const value = serviceAccount[ANNOTATION.stsEndpoint];
+  if (value === undefined) return fallback;
+  if (isHttpUrl(value)) return value;
+  warnings.push(`ServiceAccount annotation sts-endpoint "${value}" is not an http or https URL; ignored`);
   return fallback;
 }
 

@@ -63,6 +63,9 @@ function identityEnv(
   if (identity.regionalSts && !has.has(ENV.stsRegionalEndpoints)) {
     added.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL });
   }
+  if (identity.stsEndpoint !== '' && !has.has(ENV.endpointUrlSts)) {
+    added.push({ name: ENV.endpointUrlSts, value: identity.stsEndpoint });
+  }
   if (identity.region !== '' && !has.has(ENV.defaultRegion) && !has.has(ENV.region)) {
     added.push(
       { name: ENV.defaultRegion, value: identity.region },

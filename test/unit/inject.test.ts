@@ -21,6 +21,7 @@ const identity: Identity = {
   expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
   tokenMountPath: MOUNT,
   regionalSts: false,
+  stsEndpoint: '',
   region: '',
   skipContainers: new Set(),
 };
@@ -232,6 +233,7 @@ describe('the patch, for generated Pods (property)', () => {
     expirationSeconds: fc.integer({ min: 600, max: 100000 }),
     tokenMountPath: fc.constant(MOUNT),
     regionalSts: fc.boolean(),
+    stsEndpoint: fc.constantFrom('', 'http://127.0.0.1:4566'),
     region: fc.constantFrom('', 'eu-west-1'),
     skipContainers: fc.subarray(['c0', 'c1', 'i0']).map((names) => new Set(names)),
   });

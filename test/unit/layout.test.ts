@@ -13,6 +13,8 @@ const LAYERS: string[][] = [
   ['server', 'certificates'],
   ['admission'],
   ['serviceaccounts', 'mutation'],
+  // The IRSA toolkit (oidc, trust policies, sts, doctor) uses the identity rules, not the admission flow.
+  ['irsa'],
   ['identity'],
   ['vocabulary.ts', 'cluster.ts', 'manifests.ts', 'read-text.ts', 'log.ts'],
 ];

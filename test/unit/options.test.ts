@@ -28,6 +28,7 @@ describe('resolveMutationOptions', () => {
         tokenExpiration: DEFAULT_TOKEN_EXPIRATION,
         awsDefaultRegion: '',
         stsRegionalEndpoint: false,
+        stsEndpoint: '',
       },
       warnings: [],
     });
@@ -90,6 +91,16 @@ describe('resolveMutationOptions', () => {
       '--token-mount-path must be an absolute path, got "var/run/secrets"',
     ],
     ['an empty audience', { tokenAudience: '' }, '--token-audience must not be empty'],
+    [
+      'an STS endpoint without a scheme',
+      { stsEndpoint: 'sts.local:8080' },
+      '--sts-endpoint must be an http or https URL, got "sts.local:8080"',
+    ],
+    [
+      'an STS endpoint of another scheme',
+      { stsEndpoint: 'ftp://sts' },
+      '--sts-endpoint must be an http or https URL, got "ftp://sts"',
+    ],
     [
       'a fractional expiration',
       { tokenExpiration: 600.5 },

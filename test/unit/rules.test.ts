@@ -72,6 +72,7 @@ describe('resolveIdentity', () => {
       expirationSeconds: DEFAULT_TOKEN_EXPIRATION,
       tokenMountPath: DEFAULT_TOKEN_MOUNT_PATH,
       regionalSts: false,
+      stsEndpoint: '',
       region: 'eu-west-1',
       skipContainers: new Set(),
     });
@@ -106,10 +107,31 @@ describe('resolveIdentity', () => {
       { regionalSts: false },
     ],
     ['no sts-regional-endpoints keeps the flag', {}, { stsRegionalEndpoint: true }, { regionalSts: true }],
+    ['no sts-endpoint anywhere injects none', {}, {}, { stsEndpoint: '' }],
+    [
+      'the --sts-endpoint flag applies',
+      {},
+      { stsEndpoint: 'http://sts.local:8080' },
+      { stsEndpoint: 'http://sts.local:8080' },
+    ],
+    [
+      'sts-endpoint wins over the flag',
+      { stsEndpoint: 'https://sts.eu-west-1.amazonaws.com' },
+      { stsEndpoint: 'http://sts.local:8080' },
+      { stsEndpoint: 'https://sts.eu-west-1.amazonaws.com' },
+    ],
   ])('%s', (_case, serviceAccount: Named, given: Partial<MutationOptions>, expected: Partial<Identity>) => {
     const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
     expect(identity).toMatchObject(expected);
     expect(warnings).toEqual([]);
+  });
+
+  it('warns about an sts-endpoint that is not an http(s) URL and keeps the flag', () => {
+    const result = resolve({ roleArn: ARN, stsEndpoint: 'sts.local' }, {}, { stsEndpoint: 'http://a:1' });
+    expect(result.identity?.stsEndpoint).toBe('http://a:1');
+    expect(result.warnings).toEqual([
+      'ServiceAccount annotation sts-endpoint "sts.local" is not an http or https URL; ignored',
+    ]);
   });
 
   it('warns about an sts-regional-endpoints value that is not a boolean and keeps the flag', () => {

@@ -171,6 +171,9 @@ Deployment, so every render runs them.
 - {{ printf "--aws-default-region=%s" . | quote }}
 {{- end }}
 - {{ printf "--sts-regional-endpoint=%t" $cfg.stsRegionalEndpoint | quote }}
+{{- with $cfg.stsEndpoint }}
+- {{ printf "--sts-endpoint=%s" . | quote }}
+{{- end }}
 - {{ printf "--log-level=%s" $cfg.logLevel | quote }}
 - {{ printf "--service-account-lookup-grace-period=%s" $cfg.serviceAccountLookupGracePeriod | quote }}
 - {{ printf "--shutdown-delay=%s" $cfg.shutdownDelay | quote }}
