@@ -22,6 +22,10 @@ import {
 } from './flags.js';
 import { BUILTIN, builtinOnlyWarnings, CERTIFICATE_MODES, certificateFlags } from './certificate-flags.js';
 import { GO_BOOLEAN_FLAGS, goFlagWarnings, withGoFlags } from './go-flags.js';
+import { addDoctorCommand } from './doctor-command.js';
+import { addOidcCommand } from './oidc-command.js';
+import { addStsCommand } from './sts-command.js';
+import { addTrustPolicyCommand } from './trust-policy-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -245,6 +249,12 @@ withMutationFlags(
       fail(error);
     }
   });
+
+// The IRSA toolkit: what AWS needs to trust the cluster's tokens, and a local STS to try it with.
+addOidcCommand(program);
+addTrustPolicyCommand(program);
+addStsCommand(program);
+addDoctorCommand(program);
 
 try {
   await program.parseAsync(goBooleanArgs(process.argv, BOOLEAN_FLAGS));

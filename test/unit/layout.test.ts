@@ -1,5 +1,5 @@
 // The tree reads as the data flow: every import runs down it, never back up or sideways, and the
-// pure core (admission, mutation, identity) does no I/O.
+// pure core (admission, mutation, identity, irsa) does no I/O.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ const LAYERS: string[][] = [
   ['identity'],
   ['vocabulary.ts', 'cluster.ts', 'manifests.ts', 'read-text.ts', 'log.ts'],
 ];
-const PURE = ['admission', 'mutation', 'identity', 'vocabulary.ts'];
+const PURE = ['admission', 'mutation', 'identity', 'irsa', 'vocabulary.ts'];
 const IO_MODULES =
   /^(node:(fs|net|http|https|tls|child_process|dgram)|fastify|pino|@kubernetes\/client-node)/;
 

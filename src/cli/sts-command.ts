@@ -1,0 +1,66 @@
+// `sts`: a local STS endpoint for AssumeRoleWithWebIdentity that checks what AWS STS checks.
+import { Command, Option } from 'commander';
+import { stsUntilSignalled, type StsFlags } from '../commands/sts.js';
+import { DEFAULT_CLIENT_IDS } from '../irsa/sts.js';
+import { LOG_LEVELS } from '../log.js';
+import { arg, parseInteger } from './flags.js';
+import { collect } from './oidc-command.js';
+
+export const DEFAULT_STS_PORT = 8088;
+
+function fail(error: unknown): never {
+  process.stderr.write(`pod-identity-webhook: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
+  process.exit(1);
+}
+
+/** As commander hands them over: the repeatable flag is named as the user types it. */
+type Flags = Omit<StsFlags, 'audiences'> & { audience?: string[] };
+
+export function addStsCommand(program: Command): Command {
+  return program
+    .command('sts')
+    .description(
+      'a local AWS STS endpoint: AssumeRoleWithWebIdentity, verifying the token and the role’s trust policy as AWS does',
+    )
+    .option(
+      '--port <port>',
+      'port (0: any free port, logged)',
+      arg((f, v) => parseInteger(f, v, 0, 65535), '--port'),
+      DEFAULT_STS_PORT,
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .requiredOption('--issuer <url>', 'the OIDC issuer: a token’s iss must equal it exactly')
+    .addOption(new Option('--jwks <file>', 'the issuer’s JWKS (JSON file)').conflicts('jwksUrl'))
+    .option('--jwks-url <url>', 'fetch the JWKS from this URL, e.g. https://<api-server>/openid/v1/jwks')
+    .option('--jwks-ca <file>', 'CA bundle (PEM) to verify --jwks-url with')
+    .option('--jwks-token-file <file>', 'bearer token for --jwks-url (re-read for every fetch)')
+    .requiredOption('--roles <file>', 'roles (YAML or JSON): a list of {arn, trustPolicy}')
+    .option(
+      '--audience <audience>',
+      `a client ID of the OIDC provider; repeatable (default: ${DEFAULT_CLIENT_IDS.join(', ')})`,
+      collect,
+    )
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
+    .option('--tls-key <file>', 'key of --tls-cert (PEM)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .action(async (flags: Flags) => {
+      try {
+        await stsUntilSignalled({
+          port: flags.port,
+          host: flags.host,
+          issuer: flags.issuer,
+          jwks: flags.jwks,
+          jwksUrl: flags.jwksUrl,
+          jwksCa: flags.jwksCa,
+          jwksTokenFile: flags.jwksTokenFile,
+          roles: flags.roles,
+          audiences: flags.audience ?? DEFAULT_CLIENT_IDS,
+          tlsCert: flags.tlsCert,
+          tlsKey: flags.tlsKey,
+          logLevel: flags.logLevel,
+        });
+      } catch (error) {
+        fail(error);
+      }
+    });
+}
