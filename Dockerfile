@@ -17,7 +17,7 @@ COPY package.json package-lock.json ./
 # No install scripts: nothing here needs one (esbuild's binary comes as an optional dependency).
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY hack/bundle.mjs ./hack/
+COPY hack/bundle.mjs hack/webhook-entry.mjs ./hack/
 COPY src ./src
 RUN npm run bundle && node dist/bundle/cli.mjs --version
 
@@ -33,9 +33,12 @@ LABEL org.opencontainers.image.title="pod-identity-webhook" \
       org.opencontainers.image.revision="${REVISION}"
 WORKDIR /app
 COPY --from=build --chown=0:0 /src/dist/bundle/ ./
+# The Go webhook's manifests run `command: [/webhook, --in-cluster=false, ...]`: flags, no
+# subcommand, port 443 (see the README, "Running the Go webhook's manifests").
+COPY --from=build --chown=0:0 --chmod=0755 /src/dist/bundle/webhook /webhook
 # Numeric, so the kubelet can enforce runAsNonRoot; the distroless :nonroot user.
 USER 65532:65532
-EXPOSE 8443 9999
+EXPOSE 8443 443 9999
 # node-fetch (under @kubernetes/client-node) calls url.parse(); Node warns about that (DEP0169) only
 # outside node_modules, which a bundle is. Nothing the operator can act on: keep it out of the logs.
 ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=DEP0169", "/app/cli.mjs"]

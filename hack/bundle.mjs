@@ -8,6 +8,8 @@
 //                                     @kubernetes/client-node, and only the built-in certificate
 //                                     mode loads @peculiar/x509
 //   dist/bundle/THIRD_PARTY_LICENSES  the license text of every package inside the bundle
+//   dist/bundle/webhook               the image's /webhook, the Go webhook's entry point
+//                                     (hack/webhook-entry.mjs)
 //
 // It lives under dist/ because dist/ is already ignored by git, prettier and eslint. `.mjs`, so it
 // needs no package.json ("type": "module") beside it. Checks, each failing the bundle:
@@ -19,6 +21,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { WEBHOOK_SCRIPT } from './webhook-entry.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
@@ -111,6 +114,7 @@ for (const dir of [...packages].sort()) {
     [`${meta.name}@${meta.version} (${license})`, ...texts.map((text) => text.trim())].join('\n\n'),
   );
 }
+await writeFile(join(outdir, 'webhook'), WEBHOOK_SCRIPT, { mode: 0o755 });
 await writeFile(
   join(outdir, 'THIRD_PARTY_LICENSES'),
   `${pkg.name} ${pkg.version} bundles these packages:\n\n${sections.join(`\n\n${'-'.repeat(80)}\n\n`)}\n`,

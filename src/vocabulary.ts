@@ -12,6 +12,16 @@ export const ANNOTATION = {
   tokenExpiration: 'token-expiration',
   skipContainers: 'skip-containers',
   stsEndpoint: 'sts-endpoint',
+  /** ServiceAccount: a GID for `spec.securityContext.fsGroup` (`--fs-group`). */
+  fsGroup: 'fs-group',
+  /** ServiceAccount: "true" injects AWS_ROLE_SESSION_NAME from the Pod's name. */
+  roleSessionNameFromPod: 'role-session-name-from-pod',
+  /** ServiceAccount: the region, over `--aws-default-region`. */
+  region: 'region',
+  /** ServiceAccount and Pod: when present, only these containers are mutated. */
+  includeContainers: 'include-containers',
+  /** ServiceAccount: the roles a Pod's `role-arn` annotation may pick (`--allow-pod-role-arn`). */
+  allowedRoleArns: 'allowed-role-arns',
 } as const;
 
 /** A Pod or namespace label that keeps the webhook away (the chart's objectSelector). */
@@ -26,7 +36,12 @@ export const ENV = {
   region: 'AWS_REGION',
   roleArn: 'AWS_ROLE_ARN',
   webIdentityTokenFile: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+  /** From the Pod's name (downward API), for CloudTrail; opt-in, not in the Go webhook. */
+  roleSessionName: 'AWS_ROLE_SESSION_NAME',
 } as const;
+
+/** The downward-API field AWS_ROLE_SESSION_NAME is read from. */
+export const POD_NAME_FIELD = 'metadata.name';
 
 /** `AWS_STS_REGIONAL_ENDPOINTS` when regional STS is on. */
 export const STS_REGIONAL = 'regional';

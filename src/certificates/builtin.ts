@@ -20,6 +20,8 @@ export interface BuiltinCertificateFlags {
 
 export interface BuiltinCertificateSource {
   first: KeyPair;
+  /** Why this replica should get no traffic (an expired certificate), or undefined. */
+  notReady(): string | undefined;
   stop(): void;
 }
 
@@ -65,7 +67,7 @@ export async function startBuiltinCertificates(
     },
   });
   await controller.start();
-  return { first: await first, stop: () => controller.stop() };
+  return { first: await first, notReady: () => controller.notReady(), stop: () => controller.stop() };
 }
 
 const keyPair = (pem: PemPair): KeyPair => ({ ...pem, notAfter: factsOf(pem.cert).notAfter });

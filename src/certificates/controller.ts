@@ -54,15 +54,30 @@ export function decodeSecret(secret: V1Secret | undefined): StoredCertificates {
     return c && k ? { cert: c, key: k } : undefined;
   };
   const next = pair(KEYS.nextCert, KEYS.nextKey);
-  const stagedAt = text(KEYS.nextStagedAt);
-  const retire = text(KEYS.retirePreviousAfter);
+  const stagedAt = date(text(KEYS.nextStagedAt));
+  const retire = date(text(KEYS.retirePreviousAfter));
   return {
     authority: pair(KEYS.caCert, KEYS.caKey),
     serving: pair(KEYS.cert, KEYS.key),
     bundle: splitBundle(text(KEYS.bundle) ?? ''),
-    ...(next && stagedAt ? { next: { ...next, stagedAt: new Date(stagedAt) } } : {}),
-    ...(retire ? { retirePreviousAfter: new Date(retire) } : {}),
+    // A next CA that cannot be read is dropped: it is staged again, never promoted half-read.
+    ...(next && stagedAt && readable(next.cert) ? { next: { ...next, stagedAt } } : {}),
+    ...(retire ? { retirePreviousAfter: retire } : {}),
   };
+}
+
+function date(text: string | undefined): Date | undefined {
+  const value = text === undefined ? undefined : new Date(text);
+  return value === undefined || Number.isNaN(value.getTime()) ? undefined : value;
+}
+
+function readable(pem: string): boolean {
+  try {
+    factsOf(pem);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function encodeSecret(stored: StoredCertificates): Record<string, string> {
@@ -91,6 +106,7 @@ export class BuiltinCertificates {
   private readonly core: CoreV1Api;
   private readonly admission: AdmissionregistrationV1Api;
   private served: string | undefined;
+  private servedUntil: Date | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Why the last round failed, in one line; undefined once a round succeeds. */
@@ -144,10 +160,17 @@ export class BuiltinCertificates {
 
   private async reconcile(): Promise<void> {
     const { settings, log } = this.options;
+    // The webhook configuration first: the Secret read after it is at least as new, so a bundle
+    // published from it never undoes a newer one (a stale publish gets a 409 instead).
+    let webhookError: unknown;
+    const webhook = await this.readWebhookConfiguration().catch((error: unknown) => {
+      webhookError = error;
+      return undefined;
+    });
     const secret = await this.readSecret();
-    const webhook = await this.readWebhookConfiguration();
     let stored = decodeSecret(secret);
-    const trusted = trustedFingerprints(webhook);
+    // Without the configuration nothing is trusted yet: no CA is promoted, the pair is still served.
+    const trusted = webhook === undefined ? new Set<string>() : trustedFingerprints(webhook);
     const steps = [];
     for (let step = nextRotationStep(stored, new Date(), settings, trusted); step !== undefined;) {
       stored = await applyRotationStep(step, stored, new Date(), settings);
@@ -161,15 +184,28 @@ export class BuiltinCertificates {
       if (!written) return; // another replica wrote first: its state is read next round
       log.info({ steps, secret: this.where }, 'built-in certificates updated');
     }
-    await this.publishBundle(webhook, stored.bundle);
-    this.serve(stored);
+    try {
+      if (webhook !== undefined) await this.publishBundle(webhook, stored.bundle);
+    } finally {
+      // Serving never waits on the configuration: a pair only leaves the Secret trusted or newer.
+      this.serve(stored);
+    }
+    if (webhookError !== undefined) throw webhookError;
   }
 
   private serve(stored: StoredCertificates): void {
     const pair = stored.serving;
     if (pair === undefined || pair.cert === this.served) return;
-    this.served = pair.cert;
     this.options.onServingPair(pair);
+    this.served = pair.cert;
+    this.servedUntil = factsOf(pair.cert).notAfter;
+  }
+
+  /** Why this replica should not get traffic: it serves an expired certificate. */
+  notReady(now = new Date()): string | undefined {
+    if (this.servedUntil === undefined || now < this.servedUntil) return undefined;
+    const why = this.lastError ? `; last renewal failed: ${this.lastError}` : '';
+    return `serving certificate expired at ${this.servedUntil.toISOString()}${why}`;
   }
 
   private async readSecret(): Promise<V1Secret> {
@@ -248,12 +284,16 @@ function othersData(read: V1Secret): Record<string, string> {
   return Object.fromEntries(Object.entries(read.data ?? {}).filter(([key]) => !owned.includes(key)));
 }
 
-/** Fingerprints of the CAs every webhook of the configuration trusts. */
+/** Fingerprints of the CAs every webhook of the configuration trusts (unreadable blocks skipped). */
 function trustedFingerprints(webhook: V1MutatingWebhookConfiguration): Set<string> {
   const bundles = (webhook.webhooks ?? []).map((w) =>
-    splitBundle(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8')).map(
-      (pem) => factsOf(pem).fingerprint,
-    ),
+    splitBundle(Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8')).flatMap((pem) => {
+      try {
+        return [factsOf(pem).fingerprint];
+      } catch {
+        return [];
+      }
+    }),
   );
   if (bundles.length === 0) return new Set();
   return new Set(bundles[0]!.filter((fingerprint) => bundles.every((b) => b.includes(fingerprint))));

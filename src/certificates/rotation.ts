@@ -10,6 +10,7 @@
 //      certificate from it. The previous CA stays in the bundle until the last certificate it
 //      signed expires, so a replica that still serves the old pair is trusted until it cannot be.
 //   4. a third of the serving certificate's life left, or its names changed: issue a new one.
+import { isIP } from 'node:net';
 import { createAuthority, factsOf, isSignedBy, issueServingCertificate, type PemPair } from './authority.js';
 
 export interface StoredCertificates {
@@ -52,18 +53,24 @@ function dueForRenewal(pem: string, now: Date): boolean {
   return notAfter.getTime() - now.getTime() < life * RENEW_AT_REMAINING;
 }
 
+/** Readable and not expired. A start in the future is fine: another replica's clock may run ahead. */
 function usable(pair: PemPair | undefined, now: Date): pair is PemPair {
   if (pair === undefined) return false;
   try {
-    const { notBefore, notAfter } = factsOf(pair.cert);
-    return notBefore <= now && now < notAfter;
+    return now < factsOf(pair.cert).notAfter;
   } catch {
     return false;
   }
 }
 
-const sameHosts = (a: string[], b: string[]): boolean =>
-  a.length === b.length && [...a].sort().every((host, i) => host === [...b].sort()[i]);
+/** IPv6 addresses in one spelling: the certificate says FD00:0:0:0:0:0:0:1 for fd00::1. */
+const canonical = (host: string): string =>
+  isIP(host) === 6 ? new URL(`http://[${host}]`).hostname.slice(1, -1) : host.toLowerCase();
+
+const sameHosts = (a: string[], b: string[]): boolean => {
+  const [x, y] = [a.map(canonical).sort(), b.map(canonical).sort()];
+  return x.length === y.length && x.every((host, i) => host === y[i]);
+};
 
 /** The one step to take now, or undefined when the stored certificates are as they should be. */
 export function nextRotationStep(
@@ -110,8 +117,16 @@ export async function applyRotationStep(
   };
   switch (step) {
     case 'create-authority': {
+      // Trust stays with what replicas may still serve: every CA of the bundle that has not expired.
       const authority = await newAuthority(now, settings);
-      return { authority, serving: await serve(authority), bundle: [authority.cert] };
+      const stillValid = stored.bundle.filter((pem) => usable({ cert: pem, key: '' }, now));
+      const previousServing = usable(stored.serving, now) ? factsOf(stored.serving.cert).notAfter : now;
+      return {
+        authority,
+        serving: await serve(authority),
+        bundle: [authority.cert, ...stillValid],
+        ...(stillValid.length > 0 ? { retirePreviousAfter: previousServing } : {}),
+      };
     }
     case 'stage-next-authority': {
       const next = await newAuthority(now, settings);

@@ -2,6 +2,7 @@
 // Go webhook's names for the same things in its own certificate mode.
 import { readFileSync } from 'node:fs';
 import type { ServeFlags } from '../commands/serve.js';
+import { formatDuration } from './flags.js';
 
 export const CERTIFICATE_MODES = ['files', 'builtin'] as const;
 
@@ -12,6 +13,9 @@ export const BUILTIN = {
   caValidityMs: 5 * 365 * 24 * 3_600_000,
   certificateValidityMs: 365 * 24 * 3_600_000,
 };
+
+/** Shorter lifetimes leave no time to publish a new CA before it must sign. */
+const MIN_VALIDITY_MS = 30_000;
 
 const BUILTIN_ONLY = ['tlsSecret', 'namespace', 'serviceName', 'webhookConfiguration', 'certificateHosts'];
 const flagName = (attribute: string): string =>
@@ -35,6 +39,18 @@ export function certificateFlags(
   if (namespace === undefined) {
     throw new Error('--certificates=builtin needs --namespace (or $POD_NAMESPACE, or to run in a Pod)');
   }
+  const caValidityMs = flags['caValidity'] as number;
+  const certificateValidityMs = flags['certificateValidity'] as number;
+  if (certificateValidityMs < MIN_VALIDITY_MS) {
+    throw new Error(
+      `--certificate-validity must be at least 30s, got ${formatDuration(certificateValidityMs)}`,
+    );
+  }
+  if (caValidityMs < certificateValidityMs) {
+    throw new Error(
+      `--ca-validity (${formatDuration(caValidityMs)}) must be at least --certificate-validity (${formatDuration(certificateValidityMs)})`,
+    );
+  }
   return {
     certificates: 'builtin',
     builtin: {
@@ -43,8 +59,8 @@ export function certificateFlags(
       serviceName: (flags['serviceName'] as string | undefined) ?? BUILTIN.serviceName,
       webhookConfiguration:
         (flags['webhookConfiguration'] as string | undefined) ?? BUILTIN.webhookConfiguration,
-      caValidityMs: flags['caValidity'] as number,
-      certificateValidityMs: flags['certificateValidity'] as number,
+      caValidityMs,
+      certificateValidityMs,
       extraHosts: (flags['certificateHosts'] as string[] | undefined) ?? [],
     },
   };

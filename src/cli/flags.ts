@@ -1,7 +1,7 @@
 // Flag values as the Go webhook's flags take them: Go booleans, whole numbers and Go durations.
 // Only the format is checked here; what a value may be is checked where it is used.
 import { InvalidArgumentError } from 'commander';
-import { OptionError, parseWholeNumber } from '../identity/options.js';
+import { OptionError, parseGoBool, parseWholeNumber } from '../identity/options.js';
 
 /** Wraps a parser so commander reports its message as a usage error. */
 export function arg<T>(parse: (flag: string, value: string) => T, flag: string): (value: string) => T {
@@ -14,14 +14,11 @@ export function arg<T>(parse: (flag: string, value: string) => T, flag: string):
   };
 }
 
-const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
-const FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
-
 /** A Go boolean (`strconv.ParseBool`). */
 export function parseBoolean(flag: string, value: string): boolean {
-  if (TRUE.includes(value)) return true;
-  if (FALSE.includes(value)) return false;
-  throw new OptionError(`${flag} must be true or false, got "${value}"`);
+  const parsed = parseGoBool(value);
+  if (parsed === undefined) throw new OptionError(`${flag} must be true or false, got "${value}"`);
+  return parsed;
 }
 
 /**

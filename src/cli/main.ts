@@ -7,11 +7,12 @@ import { FORMATS, mutate, OUTPUTS, readInput, type Format, type Output } from '.
 import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from '../commands/serve.js';
 import {
   DEFAULT_MUTATION_OPTIONS as D,
+  MAX_GROUP_ID,
   resolveMutationOptions,
   type ResolvedOptions,
 } from '../identity/options.js';
 import { LOG_LEVELS } from '../log.js';
-import { TLS_VERSIONS } from '../server/tls.js';
+import { cipherSuitesFromGo } from '../server/tls.js';
 import {
   arg,
   formatDuration,
@@ -21,7 +22,17 @@ import {
   parseSeconds,
 } from './flags.js';
 import { BUILTIN, builtinOnlyWarnings, CERTIFICATE_MODES, certificateFlags } from './certificate-flags.js';
-import { GO_BOOLEAN_FLAGS, goFlagWarnings, withGoFlags } from './go-flags.js';
+import {
+  GO_BOOLEAN_FLAGS,
+  GO_DEFAULT_PORT,
+  GO_TLS_MIN_VERSIONS,
+  goFlagWarnings,
+  goStyleArgs,
+  isGoStyleInvocation,
+  parseTlsMinVersion,
+  tlsMinVersion,
+  withGoFlags,
+} from './go-flags.js';
 import { addDoctorCommand } from './doctor-command.js';
 import { addOidcCommand } from './oidc-command.js';
 import { addStsCommand } from './sts-command.js';
@@ -31,9 +42,18 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string;
 };
 
-const BOOLEAN_FLAGS = new Set(['--sts-regional-endpoint', ...GO_BOOLEAN_FLAGS]);
+const BOOLEAN_FLAGS = new Set([
+  '--sts-regional-endpoint',
+  '--role-session-name-from-pod',
+  '--region-without-role',
+  '--allow-pod-role-arn',
+  ...GO_BOOLEAN_FLAGS,
+]);
 
 const port = (flag: string) => arg((f, v) => parseInteger(f, v, 0, 65535), flag);
+
+/** Flags and no subcommand: the Go webhook's command line (its manifests' `/webhook --flags`), so `serve` with its port. */
+const goStyle = isGoStyleInvocation(process.argv);
 
 /** A duration flag: parsed as a Go duration, its default shown in --help as the flag takes it. */
 function durationOption(flags: string, description: string, defaultMs: number, maxMs: number): Option {
@@ -73,7 +93,44 @@ function withMutationFlags(command: Command): Command {
       '--sts-endpoint <url>',
       'inject AWS_ENDPOINT_URL_STS, e.g. a local STS (empty: none)',
       D.stsEndpoint,
-    );
+    )
+    .option(
+      '--min-token-expiration <seconds>',
+      'token lifetimes below it are raised to it, with a warning (at least 600)',
+      arg(parseSeconds, '--min-token-expiration'),
+      D.minTokenExpiration,
+    )
+    .addOption(
+      new Option(
+        '--max-token-expiration <seconds>',
+        'token lifetimes above it are lowered to it, with a warning',
+      )
+        .argParser(arg(parseSeconds, '--max-token-expiration'))
+        .default(D.maxTokenExpiration, `${D.maxTokenExpiration}, the API server's own limit`),
+    )
+    .option(
+      '--fs-group <gid>',
+      'set spec.securityContext.fsGroup of Pods that get a role and set none (default: none)',
+      arg((f, v) => parseInteger(f, v, 0, MAX_GROUP_ID), '--fs-group'),
+    )
+    .option(
+      '--role-session-name-from-pod',
+      "inject AWS_ROLE_SESSION_NAME from the Pod's name (or --role-session-name-from-pod=false)",
+      D.roleSessionNameFromPod,
+    )
+    .addOption(new Option('--no-role-session-name-from-pod').hideHelp())
+    .option(
+      '--region-without-role',
+      'inject the region variables also into Pods whose ServiceAccount has no role',
+      D.regionWithoutRole,
+    )
+    .addOption(new Option('--no-region-without-role').hideHelp())
+    .option(
+      '--allow-pod-role-arn',
+      "let a Pod's role-arn annotation pick a role its ServiceAccount lists in allowed-role-arns",
+      D.allowPodRoleArn,
+    )
+    .addOption(new Option('--no-allow-pod-role-arn').hideHelp());
 }
 
 function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
@@ -85,6 +142,12 @@ function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
     awsDefaultRegion: flags['awsDefaultRegion'] as string,
     stsRegionalEndpoint: flags['stsRegionalEndpoint'] === true,
     stsEndpoint: flags['stsEndpoint'] as string,
+    minTokenExpiration: flags['minTokenExpiration'] as number,
+    maxTokenExpiration: flags['maxTokenExpiration'] as number,
+    fsGroup: flags['fsGroup'] as number | undefined,
+    roleSessionNameFromPod: flags['roleSessionNameFromPod'] === true,
+    regionWithoutRole: flags['regionWithoutRole'] === true,
+    allowPodRoleArn: flags['allowPodRoleArn'] === true,
   });
 }
 
@@ -104,8 +167,14 @@ const program = new Command('pod-identity-webhook')
     outputError: (text, write) => write(`pod-identity-webhook: ${text.replace(/^error: /, '').trim()}\n`),
   });
 
-withGoFlags(withMutationFlags(program.command('serve').description('run the HTTPS webhook')))
-  .option('--port <port>', 'HTTPS port', port('--port'), 8443)
+const serveCommand = withGoFlags(
+  withMutationFlags(program.command('serve').description('run the HTTPS webhook')),
+)
+  .addOption(
+    new Option('--port <port>', `HTTPS port (${GO_DEFAULT_PORT} without a subcommand, as the Go webhook)`)
+      .argParser(port('--port'))
+      .default(goStyle ? GO_DEFAULT_PORT : 8443),
+  )
   .option('--metrics-port <port>', 'plain-HTTP port for /metrics', port('--metrics-port'), 9999)
   .option(
     '--tls-cert <file>',
@@ -114,9 +183,16 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
   )
   .option('--tls-key <file>', 'serving key (PEM); reloaded when it changes', '/etc/webhook/certs/tls.key')
   .addOption(
-    new Option('--tls-min-version <version>', 'minimum TLS version')
-      .choices(Object.keys(TLS_VERSIONS))
+    new Option(
+      '--tls-min-version <version>',
+      `minimum TLS version: ${GO_TLS_MIN_VERSIONS.join(', ')} (1.0 and 1.1 are raised to 1.2)`,
+    )
+      .argParser(arg(parseTlsMinVersion, '--tls-min-version'))
       .default('1.2'),
+  )
+  .option(
+    '--tls-cipher-suites <suites>',
+    'TLS 1.2 cipher suites by their Go names, comma-separated, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (default: Node’s; TLS 1.3 suites are not configurable)',
   )
   .addOption(
     new Option(
@@ -192,13 +268,16 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
   .action(async (flags: Record<string, unknown>) => {
     try {
       const { options, warnings } = mutationOptions(flags);
+      const tls = tlsMinVersion(flags['tlsMinVersion'] as string);
+      const suites = cipherSuitesFromGo((flags['tlsCipherSuites'] as string | undefined) ?? '');
       await serveUntilSignalled(
         {
           port: flags['port'] as number,
           metricsPort: flags['metricsPort'] as number,
           tlsCert: flags['tlsCert'] as string,
           tlsKey: flags['tlsKey'] as string,
-          tlsMinVersion: flags['tlsMinVersion'] as string,
+          tlsMinVersion: tls.version,
+          ...(suites.ciphers === undefined ? {} : { tlsCiphers: suites.ciphers }),
           kubeconfig: flags['kubeconfig'] as string | undefined,
           serviceAccounts: flags['serviceAccounts'] as string | undefined,
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
@@ -207,7 +286,16 @@ withGoFlags(withMutationFlags(program.command('serve').description('run the HTTP
           ...certificateFlags(flags),
         },
         options,
-        [...warnings, ...goFlagWarnings(flags), ...builtinOnlyWarnings(flags)],
+        [
+          ...warnings,
+          ...goFlagWarnings(flags),
+          ...builtinOnlyWarnings(flags),
+          ...(tls.warning === undefined ? [] : [tls.warning]),
+          ...suites.ignored.map(
+            (name) =>
+              `--tls-cipher-suites: ${name} is a TLS 1.3 suite; as in Go, TLS 1.3 suites are not configurable and all are offered`,
+          ),
+        ],
       );
     } catch (error) {
       fail(error);
@@ -257,7 +345,9 @@ addStsCommand(program);
 addDoctorCommand(program);
 
 try {
-  await program.parseAsync(goBooleanArgs(process.argv, BOOLEAN_FLAGS));
+  // Each long flag of serve, and whether it takes a value: for the Go forms goStyleArgs rewrites.
+  const serveFlags = new Map(serveCommand.options.map((o) => [o.long!, o.required || o.optional]));
+  await program.parseAsync(goBooleanArgs(goStyleArgs(process.argv, serveFlags), BOOLEAN_FLAGS));
 } catch (error) {
   fail(error);
 }

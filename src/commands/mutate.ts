@@ -11,7 +11,7 @@ import {
   type AdmissionReview,
 } from '../admission/review.js';
 import type { MutationOptions } from '../identity/options.js';
-import { parseManifests } from '../manifests.js';
+import { parseManifests, type Manifest } from '../manifests.js';
 import { applyPatch } from '../mutation/patch.js';
 import { readText } from '../read-text.js';
 import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
@@ -49,7 +49,8 @@ export async function mutate(
   options: MutationOptions,
 ): Promise<MutateResult> {
   const { origin } = input;
-  const review = named(origin, () => toReview(input, flags.namespace));
+  const { manifests, format: inputFormat } = named(origin, () => parseInput(input));
+  const review = named(origin, () => toReview(manifests, flags.namespace));
   if (flags.output === 'pod' && !isPodCreate(review.request)) {
     const { operation, resource } = review.request;
     throw new Error(
@@ -66,20 +67,35 @@ export async function mutate(
       : flags.output === 'patch'
         ? result.patch
         : applyPatch(review.request.object as V1Pod, result.patch);
-  const format = flags.format ?? formatOf(input.text);
+  const format = flags.format ?? inputFormat;
   const text = format === 'yaml' ? stringify(printed) : `${JSON.stringify(printed, null, 2)}\n`;
   return { text, warnings: result.warnings };
 }
 
-/** JSON when the text starts as JSON does; everything else is read as YAML. */
-function formatOf(text: string): Format {
-  return /^\s*[{[]/.test(text) ? 'json' : 'yaml';
+/**
+ * JSON when the text starts as JSON does and parses as JSON; YAML otherwise (YAML's flow style
+ * also starts with `{`). A `.json` file that does not parse gets JSON's error, not YAML's.
+ */
+function parseInput({ text, origin }: Input): { manifests: Manifest[]; format: Format } {
+  const body = text.replace(/^\uFEFF/, '');
+  if (!/^\s*[{[]/.test(body)) return { manifests: parseManifests(body, origin), format: 'yaml' };
+  let json: Record<string, unknown>;
+  try {
+    json = parseJson(body);
+  } catch (jsonError) {
+    if (origin.endsWith('.json')) throw jsonError;
+    try {
+      return { manifests: parseManifests(body, origin), format: 'yaml' };
+    } catch {
+      throw jsonError;
+    }
+  }
+  return { manifests: [json], format: 'json' };
 }
 
-function toReview({ text, origin }: Input, namespace: string): AdmissionReview {
-  const manifests = formatOf(text) === 'json' ? [parseJson(text)] : parseManifests(text, origin);
+function toReview(manifests: Manifest[], namespace: string): AdmissionReview {
   if (manifests.length !== 1) {
-    throw new Error(`${origin}: expected one AdmissionReview or Pod, found ${manifests.length} objects`);
+    throw new Error(`expected one AdmissionReview or Pod, found ${manifests.length} objects`);
   }
   const manifest = manifests[0]!;
   if (manifest['kind'] === 'Pod') {

@@ -19,6 +19,8 @@ export interface ServeFlags {
   tlsCert: string;
   tlsKey: string;
   tlsMinVersion: string;
+  /** OpenSSL cipher list for TLS 1.2 (from --tls-cipher-suites); Node's defaults when absent. */
+  tlsCiphers?: string;
   kubeconfig?: string;
   serviceAccounts?: string;
   serviceAccountLookupGracePeriod: number;
@@ -52,6 +54,7 @@ export async function serve(
 ): Promise<RunningServer> {
   const log = deps.log ?? createLogger(flags.logLevel);
   const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
+  const ciphers = flags.tlsCiphers === undefined ? {} : { ciphers: flags.tlsCiphers };
   // Set once the app exists; a pair that arrives before is in `keyPair` when the app is built.
   const served: { app?: FastifyInstance } = {};
   const certificates = await servingCertificates(flags, log, (pair) => {
@@ -61,6 +64,7 @@ export async function serve(
       cert: pair.cert,
       key: pair.key,
       minVersion,
+      ...ciphers,
     });
     metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
     log.info({ notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
@@ -75,15 +79,14 @@ export async function serve(
   let shuttingDown = false;
 
   const app = (served.app = buildApp({
-    https: { cert: keyPair.cert, key: keyPair.key, minVersion },
+    https: { cert: keyPair.cert, key: keyPair.key, minVersion, ...ciphers },
     source,
     options,
     log,
     metrics,
     notReadyReasons: () => {
-      const reasons = shuttingDown ? ['shutting down'] : [];
-      const unsynced = notSynced();
-      return unsynced === undefined ? reasons : [...reasons, unsynced];
+      const reasons = [shuttingDown ? 'shutting down' : undefined, notSynced(), certificates.notReady?.()];
+      return reasons.filter((reason) => reason !== undefined);
     },
   }));
   await listenOnAllAddresses(app, flags.port);
@@ -111,7 +114,7 @@ async function servingCertificates(
   flags: ServeFlags,
   log: Logger,
   onChange: (pair: KeyPair) => void,
-): Promise<{ first: KeyPair; stop: () => void }> {
+): Promise<{ first: KeyPair; notReady?: () => string | undefined; stop: () => void }> {
   if (flags.certificates === 'builtin') {
     // Loaded only here, like the cluster source: it brings client-node and an X.509 library.
     const { startBuiltinCertificates } = await import('../certificates/builtin.js');
@@ -173,12 +176,34 @@ async function createSource(
 /** IPv6 and IPv4 (pods in IPv6 clusters have only IPv6 addresses); IPv4 alone where IPv6 is off. */
 async function listenOnAllAddresses(app: FastifyInstance, port: number): Promise<void> {
   try {
-    await app.listen({ port, host: '::' });
+    try {
+      await app.listen({ port, host: '::' });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
+      await app.listen({ port, host: '0.0.0.0' });
+    }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
-    await app.listen({ port, host: '0.0.0.0' });
+    if ((error as NodeJS.ErrnoException).code === 'EACCES' && port > 0 && port < 1024) {
+      throw new Error(privilegedPortMessage(port), { cause: error });
+    }
+    throw error;
   }
+}
+
+/**
+ * Binding a port below 1024 as a non-root user needs `net.ipv4.ip_unprivileged_port_start` at or
+ * below it in the Pod's network namespace: Docker (20.10+) and containerd 2.x set it to 0 for every
+ * container, containerd 1.x and CRI-O do not.
+ */
+export function privilegedPortMessage(port: number): string {
+  return (
+    `cannot listen on port ${port} as user ${process.getuid?.() ?? 'unknown'}: ports below 1024 need root or ` +
+    `net.ipv4.ip_unprivileged_port_start=0, which Docker and containerd 2.x set for containers but ` +
+    `containerd 1.x and CRI-O do not; add the sysctl to the Pod (securityContext.sysctls: ` +
+    `[{name: net.ipv4.ip_unprivileged_port_start, value: "0"}]), or pass --port 8443 and point the ` +
+    `Service's targetPort at it`
+  );
 }
 
 /**

@@ -17,6 +17,17 @@ export interface MutationOptions {
   stsRegionalEndpoint: boolean;
   /** Injected as AWS_ENDPOINT_URL_STS; '' for none. */
   stsEndpoint: string;
+  /** Token lifetimes (flag and annotations) are brought into [min, max], with a warning. */
+  minTokenExpiration: number;
+  maxTokenExpiration: number;
+  /** `spec.securityContext.fsGroup` for Pods that get a role and set none; undefined for none. */
+  fsGroup: number | undefined;
+  /** Inject AWS_ROLE_SESSION_NAME from the Pod's name. */
+  roleSessionNameFromPod: boolean;
+  /** Inject the region into Pods whose ServiceAccount has no role (only the region variables). */
+  regionWithoutRole: boolean;
+  /** Honour a Pod's role-arn annotation when its ServiceAccount's allowed-role-arns lists the role. */
+  allowPodRoleArn: boolean;
 }
 
 export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze({
@@ -27,7 +38,30 @@ export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze
   awsDefaultRegion: '',
   stsRegionalEndpoint: false,
   stsEndpoint: '',
+  minTokenExpiration: 600,
+  maxTokenExpiration: 2 ** 32,
+  fsGroup: undefined,
+  roleSessionNameFromPod: false,
+  regionWithoutRole: false,
+  allowPodRoleArn: false,
 });
+
+/** The JSON type of each option, for options.json (`fsGroup` may be left out: none). */
+const OPTION_TYPES: Record<keyof MutationOptions, 'string' | 'number' | 'boolean'> = {
+  annotationPrefix: 'string',
+  tokenAudience: 'string',
+  tokenMountPath: 'string',
+  tokenExpiration: 'number',
+  awsDefaultRegion: 'string',
+  stsRegionalEndpoint: 'boolean',
+  stsEndpoint: 'string',
+  minTokenExpiration: 'number',
+  maxTokenExpiration: 'number',
+  fsGroup: 'number',
+  roleSessionNameFromPod: 'boolean',
+  regionWithoutRole: 'boolean',
+  allowPodRoleArn: 'boolean',
+};
 
 /** Options that were accepted, and what was changed on the way (a raised expiration). */
 export interface ResolvedOptions {
@@ -38,6 +72,14 @@ export interface ResolvedOptions {
 /** Kubernetes accepts projected token lifetimes from 10 minutes to 2^32 seconds. */
 export const MIN_TOKEN_EXPIRATION = 600;
 export const MAX_TOKEN_EXPIRATION = 2 ** 32;
+/** Kubernetes accepts group IDs from 0 to 2^31 - 1. */
+export const MAX_GROUP_ID = 2 ** 31 - 1;
+
+/** The token lifetimes allowed (`--min-token-expiration`, `--max-token-expiration`). */
+export interface ExpirationBounds {
+  minTokenExpiration: number;
+  maxTokenExpiration: number;
+}
 
 export class OptionError extends Error {
   override name = 'OptionError';
@@ -53,35 +95,74 @@ export function isHttpUrl(value: string): boolean {
   }
 }
 
+const TRUE = ['1', 't', 'T', 'TRUE', 'true', 'True'];
+const FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
+
+/** Go's `strconv.ParseBool`, as the Go webhook reads its flags and sts-regional-endpoints. */
+export function parseGoBool(value: string): boolean | undefined {
+  if (TRUE.includes(value)) return true;
+  if (FALSE.includes(value)) return false;
+  return undefined;
+}
+
 /** Parses a whole number, rejecting what `Number()` would quietly accept ('', '1e3', '0x10', ' 5'). */
 export function parseWholeNumber(value: string): number | undefined {
   return /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
+/** A group ID Kubernetes accepts for fsGroup, or undefined. */
+export function parseGroupId(value: string): number | undefined {
+  const gid = parseWholeNumber(value);
+  return gid !== undefined && gid <= MAX_GROUP_ID ? gid : undefined;
+}
+
 /**
- * Brings a token lifetime into what Kubernetes accepts, as the Go webhook does, and says so:
- * `<what> 300 is below the minimum; raised to 600`. The flag and the annotations both use it.
+ * Brings a token lifetime into the bounds (by default what Kubernetes accepts, as the Go webhook
+ * does), and says so: `<what> 300 is below the minimum; raised to 600`. The flag and the
+ * annotations both use it.
  */
-export function boundTokenExpiration(what: string, seconds: number): { seconds: number; warning?: string } {
-  if (seconds < MIN_TOKEN_EXPIRATION) {
-    return {
-      seconds: MIN_TOKEN_EXPIRATION,
-      warning: `${what} ${seconds} is below the minimum; raised to ${MIN_TOKEN_EXPIRATION}`,
-    };
+export function boundTokenExpiration(
+  what: string,
+  seconds: number,
+  { minTokenExpiration: min, maxTokenExpiration: max }: ExpirationBounds = DEFAULT_MUTATION_OPTIONS,
+): { seconds: number; warning?: string } {
+  if (seconds < min) {
+    return { seconds: min, warning: `${what} ${seconds} is below the minimum; raised to ${min}` };
   }
-  if (seconds > MAX_TOKEN_EXPIRATION) {
-    return {
-      seconds: MAX_TOKEN_EXPIRATION,
-      warning: `${what} ${seconds} is above the maximum; lowered to ${MAX_TOKEN_EXPIRATION}`,
-    };
+  if (seconds > max) {
+    return { seconds: max, warning: `${what} ${seconds} is above the maximum; lowered to ${max}` };
   }
   return { seconds };
+}
+
+/** The bounds themselves: within what Kubernetes accepts, and in order. */
+function checkExpirationBounds({ minTokenExpiration: min, maxTokenExpiration: max }: ExpirationBounds): void {
+  for (const [flag, value] of [
+    ['--min-token-expiration', min],
+    ['--max-token-expiration', max],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < MIN_TOKEN_EXPIRATION || value > MAX_TOKEN_EXPIRATION) {
+      throw new OptionError(
+        `${flag} must be a whole number of seconds from ${MIN_TOKEN_EXPIRATION} (Kubernetes' minimum) to ${MAX_TOKEN_EXPIRATION}, got ${value}`,
+      );
+    }
+  }
+  if (min > max) {
+    throw new OptionError(`--min-token-expiration ${min} is above --max-token-expiration ${max}`);
+  }
 }
 
 /** Defaults filled in, every value checked; names the flag of a value that cannot be used. */
 export function resolveMutationOptions(given: Partial<MutationOptions>): ResolvedOptions {
   const options: MutationOptions = { ...DEFAULT_MUTATION_OPTIONS, ...given };
-  const { annotationPrefix, tokenMountPath, tokenExpiration, tokenAudience } = options;
+  checkTexts(options);
+  checkNumbers(options);
+  const bounded = boundTokenExpiration('--token-expiration', options.tokenExpiration, options);
+  options.tokenExpiration = bounded.seconds;
+  return { options, warnings: bounded.warning === undefined ? [] : [bounded.warning] };
+}
+
+function checkTexts({ annotationPrefix, tokenMountPath, tokenAudience, stsEndpoint }: MutationOptions): void {
   if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(annotationPrefix)) {
     throw new OptionError(
       `--annotation-prefix must be a DNS subdomain such as ${DEFAULT_ANNOTATION_PREFIX} (annotation keys are <prefix>/<name>), got "${annotationPrefix}"`,
@@ -91,15 +172,20 @@ export function resolveMutationOptions(given: Partial<MutationOptions>): Resolve
     throw new OptionError(`--token-mount-path must be an absolute path, got "${tokenMountPath}"`);
   }
   if (tokenAudience === '') throw new OptionError('--token-audience must not be empty');
-  if (options.stsEndpoint !== '' && !isHttpUrl(options.stsEndpoint)) {
-    throw new OptionError(`--sts-endpoint must be an http or https URL, got "${options.stsEndpoint}"`);
+  if (stsEndpoint !== '' && !isHttpUrl(stsEndpoint)) {
+    throw new OptionError(`--sts-endpoint must be an http or https URL, got "${stsEndpoint}"`);
   }
+}
+
+function checkNumbers(options: MutationOptions): void {
+  const { tokenExpiration, fsGroup } = options;
   if (!Number.isSafeInteger(tokenExpiration) || tokenExpiration < 0) {
     throw new OptionError(`--token-expiration must be a whole number of seconds, got ${tokenExpiration}`);
   }
-  const bounded = boundTokenExpiration('--token-expiration', tokenExpiration);
-  options.tokenExpiration = bounded.seconds;
-  return { options, warnings: bounded.warning === undefined ? [] : [bounded.warning] };
+  if (fsGroup !== undefined && (!Number.isSafeInteger(fsGroup) || fsGroup < 0 || fsGroup > MAX_GROUP_ID)) {
+    throw new OptionError(`--fs-group must be a group ID from 0 to ${MAX_GROUP_ID}, got ${fsGroup}`);
+  }
+  checkExpirationBounds(options);
 }
 
 /** Reads mutation options from a partial JSON object (options.json), naming the unknown or mistyped key. */
@@ -108,8 +194,8 @@ export function mutationOptionsFrom(input: unknown): ResolvedOptions {
     throw new OptionError('mutation options must be a JSON object');
   }
   for (const [key, value] of Object.entries(input)) {
-    if (!(key in DEFAULT_MUTATION_OPTIONS)) throw new OptionError(`unknown mutation option "${key}"`);
-    const expected = typeof DEFAULT_MUTATION_OPTIONS[key as keyof MutationOptions];
+    if (!Object.hasOwn(OPTION_TYPES, key)) throw new OptionError(`unknown mutation option "${key}"`);
+    const expected = OPTION_TYPES[key as keyof MutationOptions];
     if (typeof value !== expected) throw new OptionError(`mutation option "${key}" must be a ${expected}`);
   }
   return resolveMutationOptions(input as Partial<MutationOptions>);

@@ -264,7 +264,9 @@ function stringList(value: unknown, path: string): string[] {
 }
 
 function parsePrincipal(value: unknown, path: string, negated: boolean): ParsedStatement['principal'] {
-  if (value === '*') return negated ? { any: false, negated, federated: [] } : { any: true };
+  // NotPrincipal "*" excludes everyone: the statement applies to no principal.
+  const nobody = { any: false, negated: false, federated: [] };
+  if (value === '*') return negated ? nobody : { any: true };
   if (!isObject(value)) {
     throw new TrustPolicyError(
       `${path} must be "*" or an object such as {"Federated": "<OIDC provider ARN>"}, got ${typeof value === 'string' ? JSON.stringify(value) : describe(value)}`,
@@ -280,7 +282,8 @@ function parsePrincipal(value: unknown, path: string, negated: boolean): ParsedS
     if (type === 'Federated') federated.push(...values);
     if (type === 'AWS' && values.includes('*')) any = true;
   }
-  return any && !negated ? { any: true } : { any: false, negated, federated };
+  if (any) return negated ? nobody : { any: true };
+  return { any: false, negated, federated };
 }
 
 function parseStatement(raw: unknown, path: string): ParsedStatement {

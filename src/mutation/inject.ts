@@ -9,7 +9,10 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { Identity } from '../identity/rules.js';
-import { ENV, STS_REGIONAL, TOKEN_FILE, TOKEN_VOLUME_NAME } from '../vocabulary.js';
+import { ENV, POD_NAME_FIELD, STS_REGIONAL, TOKEN_FILE, TOKEN_VOLUME_NAME } from '../vocabulary.js';
+
+/** STS takes role session names of 2 to 64 characters. */
+const SESSION_NAME_LENGTH = { min: 2, max: 64 };
 
 export interface MutationResult {
   pod: V1Pod;
@@ -25,11 +28,13 @@ export function injectIdentity(original: V1Pod, identity: Identity): MutationRes
   const spec = original.spec;
   const warnings: string[] = [];
   if (spec === undefined) return { pod: original, warnings };
-  const tokenFile = tokenFilePath(identity.tokenMountPath, isWindows(original));
+  const sessionName = identity.roleSessionNameFromPod && sessionNameFits(original, warnings);
+  const add = { tokenFile: tokenFilePath(identity.tokenMountPath, isWindows(original)), sessionName };
+  const withRole = identity.roleArn !== '';
   const inject = (container: V1Container): V1Container => {
-    if (identity.skipContainers.has(container.name)) return container;
-    const env = identityEnv(container, identity, tokenFile, warnings);
-    const mount = !mountsToken(container, identity.tokenMountPath);
+    if (!isSelected(container.name, identity)) return container;
+    const env = identityEnv(container, identity, add, warnings);
+    const mount = withRole && !mountsToken(container, identity.tokenMountPath);
     if (env.length === 0 && !mount) return container;
     const injected = { ...container };
     if (env.length > 0) injected.env = [...(container.env ?? []), ...env];
@@ -48,17 +53,55 @@ export function injectIdentity(original: V1Pod, identity: Identity): MutationRes
   if (spec.initContainers) mutated.initContainers = spec.initContainers.map(inject);
   mutated.containers = spec.containers.map(inject);
   if (needsTokenVolume(mutated)) mutated.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
+  if (needsFsGroup(spec, identity))
+    mutated.securityContext = { ...spec.securityContext, fsGroup: identity.fsGroup };
+  warnings.push(...unmatchedIncludes(spec, identity));
   return { pod: { ...original, spec: mutated }, warnings };
+}
+
+/** Not skipped and, when there is an include list, on it: skip-containers wins over include-containers. */
+function isSelected(name: string, identity: Identity): boolean {
+  return !identity.skipContainers.has(name) && (identity.includeContainers?.has(name) ?? true);
+}
+
+/** fsGroup for a Pod that gets its role in some container and sets no fsGroup of its own. */
+function needsFsGroup(spec: V1PodSpec, identity: Identity): boolean {
+  if (identity.fsGroup === undefined || identity.roleArn === '') return false;
+  if (spec.securityContext?.fsGroup !== undefined && spec.securityContext.fsGroup !== null) return false;
+  return [...(spec.initContainers ?? []), ...spec.containers].some((c) => isSelected(c.name, identity));
+}
+
+function unmatchedIncludes(spec: V1PodSpec, identity: Identity): string[] {
+  const names = new Set([...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name));
+  return [...(identity.includeContainers ?? [])]
+    .filter((name) => !names.has(name))
+    .map((name) => `include-containers names "${name}", which is not a container of this Pod`);
+}
+
+/**
+ * A Pod from generateName gets at most 63 characters; a Pod named in full may have a name STS
+ * refuses as a session name, which would break every credential request: then none, and a warning.
+ */
+function sessionNameFits(pod: V1Pod, warnings: string[]): boolean {
+  const name = pod.metadata?.name;
+  if (name === undefined || name === null) return true;
+  const { min, max } = SESSION_NAME_LENGTH;
+  if (name.length >= min && name.length <= max) return true;
+  warnings.push(
+    `the Pod's name has ${name.length} characters, STS takes ${min} to ${max} as a role session name; ${ENV.roleSessionName} not injected`,
+  );
+  return false;
 }
 
 /** The variables this container lacks, in the Go webhook's order. */
 function identityEnv(
   container: V1Container,
   identity: Identity,
-  tokenFile: string,
+  { tokenFile, sessionName }: { tokenFile: string; sessionName: boolean },
   warnings: string[],
 ): V1EnvVar[] {
   const has = new Set((container.env ?? []).map((variable) => variable.name));
+  if (identity.roleArn === '') return regionEnv(has, identity.region);
   const added: V1EnvVar[] = [];
   if (identity.regionalSts && !has.has(ENV.stsRegionalEndpoints)) {
     added.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL });
@@ -66,26 +109,48 @@ function identityEnv(
   if (identity.stsEndpoint !== '' && !has.has(ENV.endpointUrlSts)) {
     added.push({ name: ENV.endpointUrlSts, value: identity.stsEndpoint });
   }
-  if (identity.region !== '' && !has.has(ENV.defaultRegion) && !has.has(ENV.region)) {
-    added.push(
-      { name: ENV.defaultRegion, value: identity.region },
-      { name: ENV.region, value: identity.region },
-    );
+  added.push(...regionEnv(has, identity.region));
+  added.push(...roleEnv(container, has, identity, tokenFile, warnings));
+  if (sessionName && !has.has(ENV.roleSessionName)) {
+    added.push({
+      name: ENV.roleSessionName,
+      valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: POD_NAME_FIELD } },
+    });
   }
+  return added;
+}
+
+function regionEnv(has: ReadonlySet<string>, region: string): V1EnvVar[] {
+  if (region === '' || has.has(ENV.defaultRegion) || has.has(ENV.region)) return [];
+  return [
+    { name: ENV.defaultRegion, value: region },
+    { name: ENV.region, value: region },
+  ];
+}
+
+/** AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, both or neither. */
+function roleEnv(
+  container: V1Container,
+  has: ReadonlySet<string>,
+  identity: Identity,
+  tokenFile: string,
+  warnings: string[],
+): V1EnvVar[] {
   const hasRole = has.has(ENV.roleArn);
   const hasFile = has.has(ENV.webIdentityTokenFile);
   if (!hasRole && !hasFile) {
-    added.push(
+    return [
       { name: ENV.roleArn, value: identity.roleArn },
       { name: ENV.webIdentityTokenFile, value: tokenFile },
-    );
-  } else if (hasRole !== hasFile) {
+    ];
+  }
+  if (hasRole !== hasFile) {
     const present = hasRole ? ENV.roleArn : ENV.webIdentityTokenFile;
     warnings.push(
       `container "${container.name}" already sets ${present} alone; ${ENV.roleArn} and ${ENV.webIdentityTokenFile} not injected`,
     );
   }
-  return added;
+  return [];
 }
 
 function mountsToken(container: V1Container, mountPath: string): boolean {

@@ -12,15 +12,23 @@ const FIRST_BYTE_TIMEOUT_MS = 10_000;
 
 type ConnectionListener = (socket: Socket) => void;
 
-/** Puts a first-byte check in front of the TLS server's own connection handling. */
-export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) => void): void {
+/**
+ * Puts a first-byte check in front of the TLS server's own connection handling. Returns a function
+ * that drops the connections still waiting for their first byte: the HTTP server does not know of
+ * them yet, so closing it would otherwise wait for their timeout.
+ */
+export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) => void): () => void {
   const tlsListeners = server.listeners('connection') as ConnectionListener[];
+  const waiting = new Set<Socket>();
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     const dropped = (): void => void socket.destroy();
+    waiting.add(socket);
+    socket.once('close', () => waiting.delete(socket));
     socket.on('error', dropped);
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, dropped);
     socket.once('readable', () => {
+      waiting.delete(socket);
       const chunk = socket.read() as Buffer | null;
       if (chunk === null) return dropped();
       if (isPlainHttp(chunk[0]!)) {
@@ -35,6 +43,9 @@ export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) =
       for (const listener of tlsListeners) listener.call(server, socket);
     });
   });
+  return () => {
+    for (const socket of waiting) socket.destroy();
+  };
 }
 
 /** HTTP methods start with an upper-case letter; a TLS record with 0x16. */

@@ -4,7 +4,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
-import { createSecureContext, type SecureVersion } from 'node:tls';
+import { createSecureContext, getCiphers, type SecureVersion } from 'node:tls';
 import { readText } from '../read-text.js';
 
 export interface KeyPair {
@@ -58,4 +58,84 @@ export function watchKeyPair(
     clearTimeout(timer);
     for (const watcher of watchers) watcher.close();
   };
+}
+
+/**
+ * The TLS 1.2 cipher suites Go's crypto/tls knows (`tls.CipherSuites()` and
+ * `tls.InsecureCipherSuites()`, the names the Go webhook's --tls-cipher-suites takes), by their
+ * OpenSSL names. RC4 and 3DES ones are listed so that they are named as unavailable rather than
+ * unknown: Node's OpenSSL 3 has none of them.
+ */
+export const GO_TLS12_CIPHER_SUITES: Record<string, string> = {
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  // Go's "insecure" list, still accepted by the Go webhook.
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_3DES_EDE_CBC_SHA: 'DES-CBC3-SHA',
+  TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA: 'ECDHE-RSA-DES-CBC3-SHA',
+  TLS_RSA_WITH_RC4_128_SHA: 'RC4-SHA',
+  TLS_ECDHE_RSA_WITH_RC4_128_SHA: 'ECDHE-RSA-RC4-SHA',
+  TLS_ECDHE_ECDSA_WITH_RC4_128_SHA: 'ECDHE-ECDSA-RC4-SHA',
+};
+
+/** TLS 1.3 suites: Go accepts their names but, as Node without them in `ciphers`, always offers all three. */
+export const GO_TLS13_CIPHER_SUITES = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+];
+
+/**
+ * A Go webhook `--tls-cipher-suites` value (comma-separated Go names; blanks skipped, as Go does) as
+ * an OpenSSL cipher list for Node's `ciphers` option, restricting TLS 1.2 only. `undefined` for an
+ * empty value: Node's defaults. `ignored` names TLS 1.3 suites, which change nothing.
+ */
+export function cipherSuitesFromGo(value: string): { ciphers?: string; ignored: string[] } {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (names.length === 0) return { ignored: [] };
+  const available = new Set(getCiphers());
+  const ciphers: string[] = [];
+  const ignored: string[] = [];
+  for (const name of names) {
+    if (GO_TLS13_CIPHER_SUITES.includes(name)) {
+      ignored.push(name);
+      continue;
+    }
+    const openssl = GO_TLS12_CIPHER_SUITES[name];
+    if (openssl === undefined) {
+      const valid = [...Object.keys(GO_TLS12_CIPHER_SUITES), ...GO_TLS13_CIPHER_SUITES].filter(
+        (n) => GO_TLS13_CIPHER_SUITES.includes(n) || available.has(GO_TLS12_CIPHER_SUITES[n]!.toLowerCase()),
+      );
+      throw new Error(`--tls-cipher-suites: unknown cipher suite "${name}"; valid: ${valid.join(', ')}`);
+    }
+    if (!available.has(openssl.toLowerCase())) {
+      throw new Error(
+        `--tls-cipher-suites: ${name} is not available here: Node's OpenSSL has no RC4 or 3DES cipher suites`,
+      );
+    }
+    if (!ciphers.includes(openssl)) ciphers.push(openssl);
+  }
+  if (ciphers.length === 0) {
+    throw new Error(
+      `--tls-cipher-suites names only TLS 1.3 suites (${ignored.join(', ')}), which are not configurable: TLS 1.2 would have no cipher suite; add TLS 1.2 suites, or use --tls-min-version=1.3`,
+    );
+  }
+  return { ciphers: ciphers.join(':'), ignored };
 }

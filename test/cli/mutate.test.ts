@@ -1,5 +1,6 @@
 // The built CLI as a user runs it: `node dist/cli/main.js mutate ...` (npm test builds first).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,10 +10,12 @@ import { parse as parseYaml } from 'yaml';
 import { OUTPUTS } from '../../src/commands/mutate.js';
 import { applyPatch, type Operation } from '../../src/mutation/patch.js';
 import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX, ENV } from '../../src/vocabulary.js';
-import { loadFixtures, optionFlags } from '../support/fixtures.js';
+import { expectFixtureResponse, fixturesNamed, loadFixtures, optionFlags } from '../support/fixtures.js';
 import { ROLE_ARN, ROLE_ARN_KEY } from '../support/reviews.js';
-import { serveArgs } from '../support/serving.js';
-import { testCertificates } from '../support/tls.js';
+import { serveArgs, servingPorts } from '../support/serving.js';
+import { testCertificates, type TestCertificates } from '../support/tls.js';
+import { waitFor } from '../support/wait.js';
+import type { AdmissionReviewResponse } from '../../src/admission/review.js';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 
@@ -61,6 +64,136 @@ describe.concurrent('mutate, for representative fixtures', () => {
     const pod = await run([...args, '--output', 'pod']);
     expect(pod).toMatchObject({ code: 0, stderr: warnings });
     expect(JSON.parse(pod.stdout)).toEqual(fixture.expectedPod);
+  });
+});
+
+/** The opt-ins that are not in the Go webhook: each fixture through both commands, by their flags. */
+const OPT_INS = [
+  'fs-group-option',
+  'fs-group-annotation-invalid',
+  'role-session-name-option',
+  'region-annotation',
+  'region-without-role',
+  'include-containers',
+  'token-expiration-max-bound',
+  'token-expiration-min-bound',
+  'pod-role-arn-allowed',
+  'pod-role-arn-not-allowed',
+];
+
+/** `serve` with the flags, one review posted over HTTPS, then SIGTERM: the server's answer. */
+async function serveOnce(
+  args: string[],
+  review: unknown,
+  certs: TestCertificates,
+): Promise<AdmissionReviewResponse> {
+  const child = spawn(process.execPath, [CLI, ...serveArgs(certs), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    const { port } = await waitFor('serve to listen', () => servingPorts(output), { intervalMs: 25 });
+    return await new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          port,
+          host: 'localhost',
+          path: '/mutate',
+          method: 'POST',
+          ca: certs.ca,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve(JSON.parse(body) as AdmissionReviewResponse));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(review));
+    });
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+describe.concurrent('the opt-ins, the same in mutate and serve', () => {
+  let certs: TestCertificates;
+  beforeAll(async () => {
+    certs = await testCertificates();
+  });
+
+  it.each(fixturesNamed(...OPT_INS).map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
+    const flags = ['--service-accounts', fixture.serviceAccountsFile, ...optionFlags(fixture.optionsJson)];
+    const mutated = await run(['mutate', join(fixture.dir, 'review.json'), ...flags, '--output', 'pod']);
+    expect(mutated).toMatchObject({
+      code: 0,
+      stderr: fixture.expectedWarnings.map((w) => `pod-identity-webhook: warning: ${w}\n`).join(''),
+    });
+    expect(JSON.parse(mutated.stdout)).toEqual(fixture.expectedPod);
+    expectFixtureResponse(fixture, await serveOnce(flags, fixture.review, certs));
+  });
+
+  it.each([
+    [
+      '--min-token-expiration=300',
+      /--min-token-expiration must be a whole number of seconds from 600 \(Kubernetes' minimum\) to 4294967296, got 300\n$/,
+    ],
+    [
+      '--max-token-expiration=5000000000',
+      /--max-token-expiration must be a whole number of seconds from 600 \(Kubernetes' minimum\) to 4294967296, got 5000000000\n$/,
+    ],
+    [
+      '--min-token-expiration=7200 --max-token-expiration=3600',
+      /--min-token-expiration 7200 is above --max-token-expiration 3600\n$/,
+    ],
+    ['--fs-group=-1', /--fs-group must be a whole number from 0 to 2147483647, got "-1"\n$/],
+    ['--fs-group=wheel', /--fs-group must be a whole number from 0 to 2147483647, got "wheel"\n$/],
+    [
+      '--allow-pod-role-arn=maybe',
+      /^pod-identity-webhook: --allow-pod-role-arn must be true or false, got "maybe"\n$/,
+    ],
+  ])('%s fails the same in mutate and serve', async (flags, message) => {
+    for (const command of ['mutate', 'serve']) {
+      const result = await run(
+        [command, ...flags.split(' '), '--service-accounts', 'examples/service-accounts.yaml'],
+        '',
+      );
+      expect(result, command).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr, command).toMatch(message);
+    }
+  });
+
+  it.each([['mutate'], ['serve']])('%s --help lists every opt-in flag', async (command) => {
+    const help = (await run([command, '--help'])).stdout;
+    for (const flag of [
+      '--min-token-expiration',
+      '--max-token-expiration',
+      '--fs-group',
+      '--role-session-name-from-pod',
+      '--region-without-role',
+      '--allow-pod-role-arn',
+    ]) {
+      expect(help).toContain(flag);
+    }
+    expect(help).not.toContain('--no-');
+    expect(help.replace(/\s+/g, ' ')).toContain("(default: 4294967296, the API server's own limit)");
+  });
+
+  it('takes a boolean opt-in without a value and before the file, as Go does', async () => {
+    const fixture = fixturesNamed('role-session-name-option')[0]!;
+    const result = await run([
+      'mutate',
+      '--role-session-name-from-pod',
+      join(fixture.dir, 'review.json'),
+      '--service-accounts',
+      fixture.serviceAccountsFile,
+      '--output',
+      'pod',
+    ]);
+    expect(JSON.parse(result.stdout)).toEqual(fixture.expectedPod);
   });
 });
 
@@ -158,6 +291,22 @@ describe('mutate', () => {
     const env = (parseYaml(result.stdout) as V1Pod).spec?.containers[0]?.env ?? [];
     expect(env.some((e) => e.name === ENV.stsRegionalEndpoints)).toBe(regional);
     expect(env.some((e) => e.name === ENV.roleArn)).toBe(true);
+  });
+
+  it.each([
+    ['JSON with a byte-order mark', 'bom.json', `\uFEFF${JSON.stringify(parseYaml(pod))}`, 'json'],
+    [
+      'YAML in flow style, which starts as JSON does',
+      'flow.yaml',
+      '{kind: Pod, metadata: {name: app}, spec: {containers: [{name: app}]}}',
+      'yaml',
+    ],
+  ])('reads %s', async (_name, file, text, format) => {
+    await writeFile(join(tmp, file), text);
+    const result = await run(['mutate', join(tmp, file), '--output', 'pod']);
+    expect(result).toMatchObject({ code: 0, stderr: expect.stringContaining('not found') });
+    const printed = format === 'json' ? JSON.parse(result.stdout) : parseYaml(result.stdout);
+    expect(printed).toMatchObject({ kind: 'Pod', metadata: { name: 'app' } });
   });
 
   it.each([
@@ -338,6 +487,14 @@ describe('the executable', () => {
     [
       ['--certificates=self-signed'],
       /^pod-identity-webhook: option '--certificates <mode>' argument 'self-signed' is invalid. Allowed choices are files, builtin.\n$/,
+    ],
+    [
+      ['--certificates=builtin', '--namespace=x', '--certificate-validity=0'],
+      /^pod-identity-webhook: --certificate-validity must be at least 30s, got 0\n$/,
+    ],
+    [
+      ['--certificates=builtin', '--namespace=x', '--ca-validity=1h', '--certificate-validity=2h'],
+      /^pod-identity-webhook: --ca-validity \(1h\) must be at least --certificate-validity \(2h\)\n$/,
     ],
     [
       ['--ca-validity', 'forever'],

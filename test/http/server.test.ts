@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
 import { ServiceAccountLookupError } from '../../src/serviceaccounts/source.js';
 import { testApp, type TestApp } from '../support/app.js';
@@ -275,6 +275,23 @@ describe('what a client gets wrong, it is told and it is logged', () => {
     expect(line).toMatchObject({ level: 40, status: 400 });
     // The port still speaks TLS afterwards.
     await request(app.app.server).get('/healthz').ca(certs.ca).expect(200);
+  });
+
+  it('closes without waiting on a connection that has sent nothing yet', async () => {
+    const other = await testApp(certs, SERVICE_ACCOUNTS_YAML);
+    await other.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = other.app.server.address() as AddressInfo;
+    const idle = connectTcp({ host: '127.0.0.1', port });
+    await new Promise((resolve) => idle.once('connect', resolve));
+    const closedByServer = new Promise((resolve) => idle.once('close', resolve));
+    // The first-byte wait is 10 s; closing must not wait for it (the shutdown budget is 10 s).
+    await Promise.race([
+      other.app.close(),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('close waited on the idle connection')), 5000),
+      ),
+    ]);
+    await closedByServer;
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Pod, V1PodSecurityContext, V1PodSpec } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../src/identity/rules.js';
@@ -24,6 +24,9 @@ const identity: Identity = {
   stsEndpoint: '',
   region: '',
   skipContainers: new Set(),
+  includeContainers: undefined,
+  fsGroup: undefined,
+  roleSessionNameFromPod: false,
 };
 /** Every variable the webhook may inject. */
 const IDENTITY_VARS: string[] = Object.values(ENV);
@@ -141,6 +144,135 @@ describe('injectIdentity', () => {
   });
 });
 
+describe('injectIdentity, the opt-ins', () => {
+  const spec = (securityContext?: V1PodSecurityContext): V1PodSpec => ({
+    containers: [{ name: 'a' }],
+    ...(securityContext === undefined ? {} : { securityContext }),
+  });
+
+  it.each([
+    ['sets fsGroup on a Pod without a securityContext', spec(), 2000, { fsGroup: 2000 }],
+    [
+      'adds fsGroup next to other settings',
+      spec({ runAsNonRoot: true }),
+      2000,
+      { runAsNonRoot: true, fsGroup: 2000 },
+    ],
+    ['keeps the Pod’s own fsGroup', spec({ fsGroup: 3000 }), 2000, { fsGroup: 3000 }],
+    ['keeps the Pod’s own fsGroup 0', spec({ fsGroup: 0 }), 2000, { fsGroup: 0 }],
+    ['sets nothing without --fs-group', spec(), undefined, undefined],
+  ])('fsGroup: %s', (_case, podSpec, fsGroup, expected) => {
+    const result = injectIdentity({ spec: podSpec }, { ...identity, fsGroup });
+    expect(result.pod.spec?.securityContext).toEqual(expected);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it.each([
+    ['a Pod without a role (region only)', { roleArn: '', region: 'eu-west-1' }],
+    ['a Pod whose every container is skipped', { skipContainers: new Set(['a']) }],
+  ])('fsGroup: sets none on %s', (_case, given: Partial<Identity>) => {
+    const result = injectIdentity({ spec: spec() }, { ...identity, fsGroup: 2000, ...given });
+    expect(result.pod.spec?.securityContext).toBeUndefined();
+  });
+
+  const sessionName = {
+    name: ENV.roleSessionName,
+    valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } },
+  };
+
+  it.each([
+    ['a named Pod', { name: 'web-0' }],
+    ['a Pod from generateName (no name yet)', { generateName: 'web-' }],
+    ['a Pod of 64 characters', { name: 'x'.repeat(64) }],
+  ])('AWS_ROLE_SESSION_NAME: added last, from the downward API, for %s', (_case, metadata) => {
+    const result = injectIdentity(
+      { metadata, spec: { containers: [{ name: 'a' }] } },
+      { ...identity, roleSessionNameFromPod: true, regionalSts: true },
+    );
+    expect(result.pod.spec?.containers[0]?.env?.map((e) => e.name)).toEqual([
+      ENV.stsRegionalEndpoints,
+      ENV.roleArn,
+      ENV.webIdentityTokenFile,
+      ENV.roleSessionName,
+    ]);
+    expect(result.pod.spec?.containers[0]?.env?.[3]).toEqual(sessionName);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('AWS_ROLE_SESSION_NAME: keeps a container’s own', () => {
+    const own = { name: ENV.roleSessionName, value: 'mine' };
+    const result = injectIdentity(pod({ name: 'a', env: [own] }), {
+      ...identity,
+      roleSessionNameFromPod: true,
+    });
+    expect(result.pod.spec?.containers[0]?.env?.filter((e) => e.name === ENV.roleSessionName)).toEqual([own]);
+  });
+
+  it.each([
+    ['65', 'x'.repeat(65)],
+    ['1', 'x'],
+  ])(
+    'AWS_ROLE_SESSION_NAME: none for a Pod name of %s characters, which STS refuses, and a warning',
+    (length, name) => {
+      const result = injectIdentity(
+        { metadata: { name }, spec: { containers: [{ name: 'a' }] } },
+        { ...identity, roleSessionNameFromPod: true },
+      );
+      expect(result.pod.spec?.containers[0]?.env?.map((e) => e.name)).toEqual([
+        ENV.roleArn,
+        ENV.webIdentityTokenFile,
+      ]);
+      expect(result.warnings).toEqual([
+        `the Pod's name has ${length} characters, STS takes 2 to 64 as a role session name; ${ENV.roleSessionName} not injected`,
+      ]);
+    },
+  );
+
+  it('region only (no role): the region variables, no mount, no volume, nothing else', () => {
+    const result = injectIdentity(
+      pod({ name: 'a' }, { name: 'b', env: [{ name: ENV.region, value: 'x' }] }),
+      {
+        ...identity,
+        roleArn: '',
+        region: 'eu-west-1',
+        regionalSts: true,
+        roleSessionNameFromPod: true,
+      },
+    );
+    expect(result.pod.spec?.containers[0]).toEqual({
+      name: 'a',
+      env: [
+        { name: ENV.defaultRegion, value: 'eu-west-1' },
+        { name: ENV.region, value: 'eu-west-1' },
+      ],
+    });
+    expect(result.pod.spec?.containers[1]).toEqual({ name: 'b', env: [{ name: ENV.region, value: 'x' }] });
+    expect(result.pod.spec?.volumes).toBeUndefined();
+  });
+
+  it.each([
+    ['only the included containers', ['a', 'c'], [], ['a', 'c'], []],
+    ['a container both included and skipped is skipped', ['a', 'b'], ['b'], ['a'], []],
+    [
+      'an included name that matches no container is warned about',
+      ['a', 'typo'],
+      [],
+      ['a'],
+      ['include-containers names "typo", which is not a container of this Pod'],
+    ],
+  ])('include-containers: %s', (_case, include, skip, mutated, warnings) => {
+    const result = injectIdentity(pod({ name: 'a' }, { name: 'b' }, { name: 'c' }), {
+      ...identity,
+      includeContainers: new Set(include),
+      skipContainers: new Set(skip),
+    });
+    expect(result.pod.spec?.containers.filter((c) => c.env !== undefined).map((c) => c.name)).toEqual(
+      mutated,
+    );
+    expect(result.warnings).toEqual(warnings);
+  });
+});
+
 describe('isWindows', () => {
   const affinity = (...terms: string[][]): V1Pod => ({
     spec: {
@@ -214,7 +346,11 @@ describe('the patch, for generated Pods (property)', () => {
       fc.record({
         apiVersion: fc.constant('v1'),
         kind: fc.constant('Pod'),
-        metadata: fc.constant({ name: 'p', namespace: 'ns' }),
+        metadata: fc.constantFrom(
+          { name: 'p', namespace: 'ns' },
+          { name: 'web-0', namespace: 'ns' },
+          { generateName: 'web-', namespace: 'ns' },
+        ),
         spec: fc.record(
           {
             containers: fc.tuple(...Array.from({ length: containers }, (_, i) => container(`c${i}`))),
@@ -222,13 +358,14 @@ describe('the patch, for generated Pods (property)', () => {
             ephemeralContainers: fc.constant([{ name: 'debug' }]),
             volumes: fc.constant(volumes),
             nodeSelector: fc.constant(windows ? { 'kubernetes.io/os': 'windows' } : {}),
+            securityContext: fc.constantFrom({}, { runAsNonRoot: true }, { fsGroup: 0 }, { fsGroup: 2000 }),
           },
           { requiredKeys: ['containers'] },
         ),
       }),
     );
   const identityArb = fc.record({
-    roleArn: fc.constant(identity.roleArn),
+    roleArn: fc.constantFrom(identity.roleArn, ''),
     audience: fc.constantFrom(DEFAULT_TOKEN_AUDIENCE, 'custom'),
     expirationSeconds: fc.integer({ min: 600, max: 100000 }),
     tokenMountPath: fc.constant(MOUNT),
@@ -236,6 +373,12 @@ describe('the patch, for generated Pods (property)', () => {
     stsEndpoint: fc.constantFrom('', 'http://127.0.0.1:4566'),
     region: fc.constantFrom('', 'eu-west-1'),
     skipContainers: fc.subarray(['c0', 'c1', 'i0']).map((names) => new Set(names)),
+    includeContainers: fc.option(
+      fc.subarray(['c0', 'c2', 'i1', 'absent']).map((names) => new Set(names)),
+      { nil: undefined },
+    ),
+    fsGroup: fc.option(fc.constantFrom(0, 1000, 65534), { nil: undefined }),
+    roleSessionNameFromPod: fc.boolean(),
   });
 
   it('applies cleanly, only adds where the rules allow, keeps what existed, and is idempotent', () => {
@@ -248,14 +391,16 @@ describe('the patch, for generated Pods (property)', () => {
         for (const op of patch) {
           expect(op.op).toBe('add');
           expect(op.path).toMatch(
-            /^\/spec\/(volumes(\/\d+)?|(initContainers|containers)\/\d+\/(env|volumeMounts)(\/\d+)?)$/,
+            /^\/spec\/(volumes(\/\d+)?|securityContext(\/fsGroup)?|(initContainers|containers)\/\d+\/(env|volumeMounts)(\/\d+)?)$/,
           );
         }
         const before = [...(original.spec?.initContainers ?? []), ...(original.spec?.containers ?? [])];
         const after = [...(mutated.spec?.initContainers ?? []), ...(mutated.spec?.containers ?? [])];
         before.forEach((container, i) => {
           const now = after[i]!;
-          if (id.skipContainers.has(container.name)) expect(now).toEqual(container);
+          const selected =
+            !id.skipContainers.has(container.name) && (id.includeContainers?.has(container.name) ?? true);
+          if (!selected) expect(now).toEqual(container);
           expect(now.env?.slice(0, container.env?.length ?? 0)).toEqual(
             container.env ?? (now.env ? [] : undefined),
           );
@@ -266,6 +411,10 @@ describe('the patch, for generated Pods (property)', () => {
           );
         });
         expect(mutated.spec?.ephemeralContainers).toEqual(original.spec?.ephemeralContainers);
+        const fsGroup = original.spec?.securityContext?.fsGroup;
+        if (fsGroup !== undefined || id.roleArn === '') {
+          expect(mutated.spec?.securityContext?.fsGroup).toBe(fsGroup);
+        }
         expect(diffPods(mutated, injectIdentity(mutated, id).pod)).toEqual([]);
       }),
       { numRuns: 300 },

@@ -29,6 +29,12 @@ describe('resolveMutationOptions', () => {
         awsDefaultRegion: '',
         stsRegionalEndpoint: false,
         stsEndpoint: '',
+        minTokenExpiration: MIN_TOKEN_EXPIRATION,
+        maxTokenExpiration: MAX_TOKEN_EXPIRATION,
+        fsGroup: undefined,
+        roleSessionNameFromPod: false,
+        regionWithoutRole: false,
+        allowPodRoleArn: false,
       },
       warnings: [],
     });
@@ -66,6 +72,33 @@ describe('resolveMutationOptions', () => {
     expect(resolveMutationOptions({ tokenExpiration: given })).toEqual({
       options: { ...DEFAULT_MUTATION_OPTIONS, tokenExpiration: seconds },
       warnings: [warning],
+    });
+  });
+
+  it.each<[string, Partial<MutationOptions>, number, string[]]>([
+    [
+      'raises the flag to --min-token-expiration',
+      { tokenExpiration: 1800, minTokenExpiration: 3600 },
+      3600,
+      ['--token-expiration 1800 is below the minimum; raised to 3600'],
+    ],
+    [
+      'lowers the flag to --max-token-expiration',
+      { tokenExpiration: 86400, maxTokenExpiration: 43200 },
+      43200,
+      ['--token-expiration 86400 is above the maximum; lowered to 43200'],
+    ],
+    ['keeps a value between the bounds', { minTokenExpiration: 3600, maxTokenExpiration: 86400 }, 86400, []],
+    [
+      'accepts equal bounds',
+      { minTokenExpiration: 7200, maxTokenExpiration: 7200, tokenExpiration: 7200 },
+      7200,
+      [],
+    ],
+  ])('token expiration bounds: %s', (_case, given, seconds, warnings) => {
+    expect(resolveMutationOptions(given)).toEqual({
+      options: { ...DEFAULT_MUTATION_OPTIONS, ...given, tokenExpiration: seconds },
+      warnings,
     });
   });
 
@@ -111,6 +144,32 @@ describe('resolveMutationOptions', () => {
       { tokenExpiration: -1 },
       '--token-expiration must be a whole number of seconds, got -1',
     ],
+    [
+      'a minimum below Kubernetes’ 600',
+      { minTokenExpiration: 599 },
+      "--min-token-expiration must be a whole number of seconds from 600 (Kubernetes' minimum) to 4294967296, got 599",
+    ],
+    [
+      'a maximum below 600',
+      { maxTokenExpiration: 300 },
+      "--max-token-expiration must be a whole number of seconds from 600 (Kubernetes' minimum) to 4294967296, got 300",
+    ],
+    [
+      'a maximum above Kubernetes’ 2^32',
+      { maxTokenExpiration: MAX_TOKEN_EXPIRATION + 1 },
+      "--max-token-expiration must be a whole number of seconds from 600 (Kubernetes' minimum) to 4294967296, got 4294967297",
+    ],
+    [
+      'a minimum above the maximum',
+      { minTokenExpiration: 7200, maxTokenExpiration: 3600 },
+      '--min-token-expiration 7200 is above --max-token-expiration 3600',
+    ],
+    ['a negative fsGroup', { fsGroup: -1 }, '--fs-group must be a group ID from 0 to 2147483647, got -1'],
+    [
+      'an fsGroup above 2^31 - 1',
+      { fsGroup: 2 ** 31 },
+      '--fs-group must be a group ID from 0 to 2147483647, got 2147483648',
+    ],
   ])('rejects %s, naming the flag', (_case, given, message) => {
     expect(() => resolveMutationOptions(given)).toThrow(new OptionError(message));
   });
@@ -134,6 +193,8 @@ describe('mutationOptionsFrom (options.json)', () => {
 
   it.each([
     ['an unknown key', { region: 'x' }, 'unknown mutation option "region"'],
+    ['an inherited key', { toString: 'x' }, 'unknown mutation option "toString"'],
+    ['a string for fsGroup', { fsGroup: '2000' }, 'mutation option "fsGroup" must be a number'],
     [
       'a string for a number',
       { tokenExpiration: '600' },

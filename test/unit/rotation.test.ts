@@ -150,3 +150,40 @@ describe('the Secret that stores them', () => {
 function revive(key: string, value: unknown): unknown {
   return ['stagedAt', 'retirePreviousAfter'].includes(key) ? new Date(value as string) : value;
 }
+
+describe('what the review found', () => {
+  it('does not renew forever a certificate for an IPv6 address (written another way in the certificate)', async () => {
+    const ipv6 = { ...settings, hosts: ['webhook.ns.svc', 'fd00::1', '::1'] };
+    const stored = await applyRotationStep('create-authority', { bundle: [] }, T0, ipv6);
+    expect(factsOf(stored.serving!.cert).hosts).toContain('FD00:0:0:0:0:0:0:1');
+    expect(nextRotationStep(stored, at(1), ipv6, trustOf(stored))).toBeUndefined();
+  });
+
+  it('keeps a CA that starts in the future, as seen by a replica whose clock is behind', async () => {
+    const stored = await applyRotationStep('create-authority', { bundle: [] }, T0, settings);
+    const twoMinutesBehind = new Date(T0.getTime() - 2 * MINUTE);
+    expect(nextRotationStep(stored, twoMinutesBehind, settings, trustOf(stored))).toBeUndefined();
+  });
+
+  it('keeps trusting what replicas may still serve when it must start over, and retires it later', async () => {
+    const old = await applyRotationStep('create-authority', { bundle: [] }, T0, settings);
+    const lostKeys: StoredCertificates = { bundle: old.bundle, serving: old.serving };
+    const again = await applyRotationStep('create-authority', lostKeys, at(5), settings);
+    expect(again.bundle).toEqual([again.authority!.cert, old.authority!.cert]);
+    expect(again.retirePreviousAfter).toEqual(factsOf(old.serving!.cert).notAfter);
+  });
+
+  it.each([
+    [
+      'an unreadable next CA',
+      { 'next-ca.crt': 'garbage', 'next-ca.key': 'k', 'next-ca-staged-at': T0.toISOString() },
+    ],
+    ['a next CA staged at no valid time', { 'next-ca-staged-at': 'yesterday' }],
+  ])('drops %s when reading the Secret, so it is staged again', async (_name, data) => {
+    const stored = await applyRotationStep('create-authority', { bundle: [] }, T0, settings);
+    const staged = await applyRotationStep('stage-next-authority', stored, at(61), settings);
+    const encoded = encodeSecret(staged);
+    for (const [key, value] of Object.entries(data)) encoded[key] = Buffer.from(value).toString('base64');
+    expect(decodeSecret({ data: encoded }).next).toBeUndefined();
+  });
+});

@@ -75,6 +75,9 @@ describe('resolveIdentity', () => {
       stsEndpoint: '',
       region: 'eu-west-1',
       skipContainers: new Set(),
+      includeContainers: undefined,
+      fsGroup: undefined,
+      roleSessionNameFromPod: false,
     });
   });
 
@@ -123,6 +126,23 @@ describe('resolveIdentity', () => {
   ])('%s', (_case, serviceAccount: Named, given: Partial<MutationOptions>, expected: Partial<Identity>) => {
     const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
     expect(identity).toMatchObject(expected);
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['True', true],
+    ['1', true],
+    ['t', true],
+    ['FALSE', false],
+    ['0', false],
+    ['f', false],
+  ])('reads sts-regional-endpoints "%s" as Go’s strconv.ParseBool does', (value, regional) => {
+    const { identity, warnings } = resolve(
+      { roleArn: ARN, stsRegionalEndpoints: value },
+      {},
+      { stsRegionalEndpoint: !regional },
+    );
+    expect(identity?.regionalSts).toBe(regional);
     expect(warnings).toEqual([]);
   });
 
@@ -280,6 +300,269 @@ describe('resolveIdentity', () => {
     ['aws-us-gov with every allowed character', 'arn:aws-us-gov:iam::111122223333:role/a+b=c,d.e@f-g'],
   ])('accepts the role ARN of %s without a warning', (_case, arn) => {
     expect(resolve({ roleArn: arn }).warnings).toEqual([]);
+  });
+});
+
+describe('resolveIdentity, the opt-ins', () => {
+  const OTHER = 'arn:aws:iam::111122223333:role/other';
+
+  it.each([
+    ['the fs-group annotation wins over the flag', { fsGroup: '3000' }, { fsGroup: 2000 }, { fsGroup: 3000 }],
+    ['the --fs-group flag applies', {}, { fsGroup: 2000 }, { fsGroup: 2000 }],
+    ['fs-group 0 is a group ID', { fsGroup: '0' }, {}, { fsGroup: 0 }],
+    ['no fsGroup by default', {}, {}, { fsGroup: undefined }],
+    [
+      'role-session-name-from-pod "true" turns the session name on',
+      { roleSessionNameFromPod: 'true' },
+      {},
+      { roleSessionNameFromPod: true },
+    ],
+    [
+      'role-session-name-from-pod "false" turns it off',
+      { roleSessionNameFromPod: 'false' },
+      { roleSessionNameFromPod: true },
+      { roleSessionNameFromPod: false },
+    ],
+    [
+      'the --role-session-name-from-pod flag applies',
+      {},
+      { roleSessionNameFromPod: true },
+      { roleSessionNameFromPod: true },
+    ],
+    [
+      'the region annotation wins over the flag',
+      { region: 'us-gov-west-1' },
+      { awsDefaultRegion: 'eu-west-1' },
+      { region: 'us-gov-west-1' },
+    ],
+    [
+      'an empty region annotation keeps the flag',
+      { region: '' },
+      { awsDefaultRegion: 'eu-west-1' },
+      { region: 'eu-west-1' },
+    ],
+    [
+      'the region annotation applies without the flag',
+      { region: 'eusc-de-east-1' },
+      {},
+      { region: 'eusc-de-east-1' },
+    ],
+    ['no include-containers: every container', {}, {}, { includeContainers: undefined }],
+    [
+      'an empty include-containers: every container',
+      { includeContainers: ' , ' },
+      {},
+      { includeContainers: undefined },
+    ],
+  ])('%s', (_case, serviceAccount: Named, given: Partial<MutationOptions>, expected: Partial<Identity>) => {
+    const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
+    expect(identity).toMatchObject(expected);
+    expect(identity).toHaveProperty('fsGroup');
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    [
+      'fs-group',
+      { fsGroup: 'wheel' },
+      { fsGroup: 2000 },
+      { fsGroup: 2000 },
+      'ServiceAccount annotation fs-group "wheel" is not a group ID from 0 to 2147483647; ignored',
+    ],
+    [
+      'fs-group',
+      { fsGroup: '2147483648' },
+      {},
+      { fsGroup: undefined },
+      'ServiceAccount annotation fs-group "2147483648" is not a group ID from 0 to 2147483647; ignored',
+    ],
+    [
+      'role-session-name-from-pod',
+      { roleSessionNameFromPod: 'yes' },
+      {},
+      { roleSessionNameFromPod: false },
+      'ServiceAccount annotation role-session-name-from-pod "yes" is not true or false; ignored',
+    ],
+    [
+      'region',
+      { region: 'Frankfurt' },
+      { awsDefaultRegion: 'eu-west-1' },
+      { region: 'eu-west-1' },
+      'ServiceAccount annotation region "Frankfurt" does not look like an AWS region; ignored',
+    ],
+  ])(
+    'warns about an invalid %s annotation and keeps the flag: %j',
+    (_name, serviceAccount: Named, given: Partial<MutationOptions>, expected: Partial<Identity>, warning) => {
+      const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
+      expect(identity).toMatchObject(expected);
+      expect(warnings).toEqual([warning]);
+    },
+  );
+
+  it('adds up include-containers from the ServiceAccount and the Pod', () => {
+    const { identity } = resolve({ roleArn: ARN, includeContainers: 'a, b' }, { includeContainers: 'c' });
+    expect([...(identity?.includeContainers ?? [])].sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it.each([
+    ['takes the Pod’s include-containers alone', {}, { includeContainers: 'app' }, ['app']],
+    ['takes the ServiceAccount’s include-containers alone', { includeContainers: 'app' }, {}, ['app']],
+  ])('%s', (_case, serviceAccount: Named, pod: Named, expected) => {
+    expect([
+      ...(resolve({ roleArn: ARN, ...serviceAccount }, pod).identity?.includeContainers ?? []),
+    ]).toEqual(expected);
+  });
+
+  it.each([
+    ['no flag, no annotation: nothing', {}, {}],
+    ['the flag without any region: nothing', {}, { regionWithoutRole: true }],
+    ['a region without the flag: nothing', { region: 'eu-west-1' }, { awsDefaultRegion: 'eu-west-1' }],
+  ])(
+    'a ServiceAccount without a role: %s',
+    (_case, serviceAccount: Named, given: Partial<MutationOptions>) => {
+      expect(resolve(serviceAccount, {}, given)).toEqual({ identity: undefined, warnings: [] });
+    },
+  );
+
+  it.each([
+    ['from the flag', {}, 'eu-west-1'],
+    ['from the annotation', { region: 'ap-south-1' }, 'ap-south-1'],
+  ])(
+    'a ServiceAccount without a role, with --region-without-role: only the region, %s',
+    (_case, serviceAccount: Named, expected) => {
+      const { identity, warnings } = resolve(
+        {
+          ...serviceAccount,
+          skipContainers: 'b',
+          fsGroup: '2000',
+          roleSessionNameFromPod: 'true',
+          stsRegionalEndpoints: 'true',
+        },
+        { includeContainers: 'a' },
+        {
+          regionWithoutRole: true,
+          awsDefaultRegion: 'eu-west-1',
+          fsGroup: 1000,
+          stsEndpoint: 'http://sts:1',
+        },
+      );
+      expect(identity).toMatchObject<Partial<Identity>>({
+        roleArn: '',
+        region: expected,
+        regionalSts: false,
+        stsEndpoint: '',
+        fsGroup: undefined,
+        roleSessionNameFromPod: false,
+        skipContainers: new Set(['b']),
+        includeContainers: new Set(['a']),
+      });
+      expect(warnings).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['a listed role with the flag is used', { allowedRoleArns: `${ARN}, ${OTHER}` }, true, OTHER, []],
+    [
+      'a listed role without the flag is ignored',
+      { allowedRoleArns: OTHER },
+      false,
+      ARN,
+      [
+        `Pod annotation role-arn "${OTHER}" is ignored (--allow-pod-role-arn is off); the ServiceAccount's role is used`,
+      ],
+    ],
+    [
+      'an unlisted role with the flag is ignored',
+      { allowedRoleArns: ARN },
+      true,
+      ARN,
+      [
+        `Pod annotation role-arn "${OTHER}" is not in the ServiceAccount's allowed-role-arns; the ServiceAccount's role is used`,
+      ],
+    ],
+    [
+      'a role matching only by prefix is not listed',
+      { allowedRoleArns: 'arn:aws:iam::111122223333:role/oth' },
+      true,
+      ARN,
+      [
+        `Pod annotation role-arn "${OTHER}" is not in the ServiceAccount's allowed-role-arns; the ServiceAccount's role is used`,
+      ],
+    ],
+    [
+      'no allowed-role-arns with the flag',
+      {},
+      true,
+      ARN,
+      [
+        `Pod annotation role-arn "${OTHER}" is not in the ServiceAccount's allowed-role-arns; the ServiceAccount's role is used`,
+      ],
+    ],
+  ])('Pod role-arn: %s', (_case, serviceAccount: Named, allowPodRoleArn, roleArn, warnings) => {
+    const result = resolve({ roleArn: ARN, ...serviceAccount }, { roleArn: OTHER }, { allowPodRoleArn });
+    expect(result.identity?.roleArn).toBe(roleArn);
+    expect(result.warnings).toEqual(warnings);
+  });
+
+  it('Pod role-arn: the ServiceAccount’s own role asked again, without the flag, is used silently', () => {
+    expect(resolve({ roleArn: ARN }, { roleArn: ARN })).toMatchObject({
+      identity: { roleArn: ARN },
+      warnings: [],
+    });
+  });
+
+  it.each([
+    ['is used when listed', { allowedRoleArns: OTHER }, OTHER, []],
+    [
+      'is refused when not listed: no role, no change',
+      {},
+      undefined,
+      [
+        `Pod annotation role-arn "${OTHER}" is not in the ServiceAccount's allowed-role-arns; no role is used`,
+      ],
+    ],
+  ])(
+    'Pod role-arn on a ServiceAccount without a role of its own %s',
+    (_case, serviceAccount: Named, roleArn, warnings) => {
+      const result = resolve(serviceAccount, { roleArn: OTHER }, { allowPodRoleArn: true });
+      expect(result.identity?.roleArn).toBe(roleArn);
+      expect(result.warnings).toEqual(warnings);
+    },
+  );
+
+  it.each([
+    [
+      'raises to --min-token-expiration',
+      { tokenExpiration: '1800' },
+      { minTokenExpiration: 3600 },
+      3600,
+      'ServiceAccount annotation token-expiration 1800 is below the minimum; raised to 3600',
+    ],
+    [
+      'lowers to --max-token-expiration',
+      { tokenExpiration: '86400' },
+      { maxTokenExpiration: 43200 },
+      43200,
+      'ServiceAccount annotation token-expiration 86400 is above the maximum; lowered to 43200',
+    ],
+  ])(
+    'token expiration bounds: %s, with a warning',
+    (_case, serviceAccount: Named, given: Partial<MutationOptions>, seconds, warning) => {
+      const { identity, warnings } = resolve({ roleArn: ARN, ...serviceAccount }, {}, given);
+      expect(identity?.expirationSeconds).toBe(seconds);
+      expect(warnings).toEqual([warning]);
+    },
+  );
+
+  it('does not take annotations named region under another prefix for a typo', () => {
+    const { warnings } = resolveIdentity(
+      {
+        serviceAccount: annotations({ roleArn: ARN }),
+        pod: { 'topology.kubernetes.io/region': 'x', Region: 'y' },
+      },
+      options,
+    );
+    expect(warnings).toEqual([typo('Region', DEFAULT_ANNOTATION_PREFIX, ANNOTATION.region, 'Pod')]);
   });
 });
 

@@ -380,6 +380,8 @@ describe('statements, principals and actions', () => {
       true,
     ],
     ['NotPrincipal of this provider', { NotPrincipal: { Federated: ARN } }, false],
+    ['NotPrincipal "*" (excludes everyone)', { NotPrincipal: '*' }, false],
+    ['NotPrincipal AWS "*" (excludes everyone)', { NotPrincipal: { AWS: '*' } }, false],
   ])('Principal: %s', (_name, principal, allowed) => {
     const rest = without(allow, 'Principal');
     expect(

@@ -174,6 +174,14 @@ Deployment, so every render runs them.
 {{- with $cfg.stsEndpoint }}
 - {{ printf "--sts-endpoint=%s" . | quote }}
 {{- end }}
+- {{ printf "--min-token-expiration=%d" (int64 $cfg.minTokenExpiration) | quote }}
+- {{ printf "--max-token-expiration=%d" (int64 $cfg.maxTokenExpiration) | quote }}
+{{- if not (kindIs "invalid" $cfg.fsGroup) }}
+- {{ printf "--fs-group=%d" (int64 $cfg.fsGroup) | quote }}
+{{- end }}
+- {{ printf "--role-session-name-from-pod=%t" $cfg.roleSessionNameFromPod | quote }}
+- {{ printf "--region-without-role=%t" $cfg.regionWithoutRole | quote }}
+- {{ printf "--allow-pod-role-arn=%t" $cfg.allowPodRoleArn | quote }}
 - {{ printf "--log-level=%s" $cfg.logLevel | quote }}
 - {{ printf "--service-account-lookup-grace-period=%s" $cfg.serviceAccountLookupGracePeriod | quote }}
 - {{ printf "--shutdown-delay=%s" $cfg.shutdownDelay | quote }}
