@@ -38,6 +38,9 @@ export const ENV = {
   webIdentityTokenFile: 'AWS_WEB_IDENTITY_TOKEN_FILE',
   /** From the Pod's name (downward API), for CloudTrail; opt-in, not in the Go webhook. */
   roleSessionName: 'AWS_ROLE_SESSION_NAME',
+  /** EKS Pod Identity (container credentials): instead of AWS_ROLE_ARN and its token file. */
+  containerCredentialsFullUri: 'AWS_CONTAINER_CREDENTIALS_FULL_URI',
+  containerAuthorizationTokenFile: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
 } as const;
 
 /** The downward-API field AWS_ROLE_SESSION_NAME is read from. */
@@ -53,3 +56,19 @@ export const DEFAULT_TOKEN_MOUNT_PATH = '/var/run/secrets/eks.amazonaws.com/serv
 export const DEFAULT_TOKEN_AUDIENCE = 'sts.amazonaws.com';
 /** Seconds; the Go webhook's default. */
 export const DEFAULT_TOKEN_EXPIRATION = 86400;
+
+/** EKS Pod Identity ("container credentials"), with the Go webhook's defaults (`--container-credentials-*`). */
+export const DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE = 'pods.eks.amazonaws.com';
+export const DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH =
+  '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount';
+export const DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME = 'eks-pod-identity-token';
+export const DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH = 'eks-pod-identity-token';
+export const DEFAULT_CONTAINER_CREDENTIALS_FULL_URI = 'http://169.254.170.23/v1/credentials';
+/** The label a Pod in container-credentials mode gets (the Go webhook's, whatever the prefix). */
+export const POD_IDENTITY_LABEL = 'eks.amazonaws.com/pod-identity';
+export const POD_IDENTITY_LABEL_VALUE = 'enabled';
+/**
+ * In container-credentials mode a token expiration of exactly DEFAULT_TOKEN_EXPIRATION becomes one
+ * in [CONTAINER_CREDENTIALS_MIN_JITTERED_EXPIRATION, DEFAULT_TOKEN_EXPIRATION], as in the Go webhook.
+ */
+export const CONTAINER_CREDENTIALS_MIN_JITTERED_EXPIRATION = 79200;

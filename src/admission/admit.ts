@@ -2,6 +2,7 @@
 // AdmissionReview response out. It does one I/O step, the ServiceAccount lookup, through a source.
 import { resolveIdentity } from '../identity/rules.js';
 import type { MutationOptions } from '../identity/options.js';
+import type { RoleMapping } from '../identity/role-mapping.js';
 import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { injectIdentity } from '../mutation/inject.js';
 import { diffPods, type Operation } from '../mutation/patch.js';
@@ -23,12 +24,16 @@ export interface Admission {
 export interface AdmitDependencies {
   source: ServiceAccountSource;
   options: MutationOptions;
+  /** `--watch-config-map`: roles for ServiceAccounts without a role annotation. */
+  roleMapping?: Pick<RoleMapping, 'get'>;
+  /** `--watch-container-credentials-config`: the ServiceAccounts that use EKS Pod Identity. */
+  containerCredentials?: { has(namespace: string, name: string): boolean };
 }
 
 /** Pod CREATE → ServiceAccount → identity rules → mutation → patch. Anything else passes unchanged. */
 export async function admit(
   review: AdmissionReview,
-  { source, options }: AdmitDependencies,
+  { source, options, roleMapping, containerCredentials }: AdmitDependencies,
 ): Promise<Admission> {
   const { request, apiVersion } = review;
   const answer = (patch: Operation[], warnings: string[]): Admission => ({
@@ -42,16 +47,42 @@ export async function admit(
   const pod = validatePod(request.object, 'request.object');
   const { namespace, serviceAccount } = podIdentityKey(review);
   const account = await source.get(namespace, serviceAccount);
-  if (account === undefined) {
-    return answer([], [`ServiceAccount ${namespace}/${serviceAccount} not found; Pod not mutated`]);
+  const mapped = roleMapping?.get(namespace, serviceAccount);
+  // As in the Go webhook, a ConfigMap entry is enough without the ServiceAccount (the API server's
+  // ServiceAccount admission normally refuses such a Pod before it gets here).
+  const missing = `ServiceAccount ${namespace}/${serviceAccount} not found`;
+  // The same for a ServiceAccount in the container-credentials file (the Go webhook reads neither).
+  const listed = containerCredentials?.has(namespace, serviceAccount) ?? false;
+  if (account === undefined && mapped === undefined && !listed) {
+    return answer([], [`${missing}; Pod not mutated`]);
   }
   const { identity, warnings } = resolveIdentity(
-    { serviceAccount: account.metadata?.annotations, pod: pod.metadata?.annotations },
+    {
+      serviceAccount: account?.metadata?.annotations,
+      pod: pod.metadata?.annotations,
+      mapped,
+      containerCredentials: listed,
+      jitterKey: jitterKey(namespace, review),
+    },
     options,
   );
+  if (account === undefined) {
+    const used = listed ? 'container-credentials file used' : `ConfigMap entry "${mapped!.key}" used`;
+    warnings.unshift(`${missing}; ${used}`);
+  }
   if (identity === undefined) return answer([], warnings);
   const mutated = injectIdentity(pod, identity);
   return answer(diffPods(pod, mutated.pod), [...warnings, ...mutated.warnings]);
+}
+
+/**
+ * The same Pod in the same review gives the same key; Pods of one generateName differ by the
+ * review's uid (the Pod's own uid, when the request carries one).
+ */
+function jitterKey(namespace: string, review: AdmissionReview): string {
+  const metadata = asRecord(asRecord(review.request.object)['metadata']);
+  const name = text(metadata['name']) || text(metadata['generateName']);
+  return `${namespace}/${name}/${text(metadata['uid']) || review.request.uid}`;
 }
 
 /** The namespace and ServiceAccount a Pod CREATE runs as, with the API server's defaults. */

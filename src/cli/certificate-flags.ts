@@ -66,10 +66,24 @@ export function certificateFlags(
   };
 }
 
+/**
+ * `--watch-config-map`: the namespace of the ConfigMap, --namespace else the Pod's own (as builtin
+ * mode); undefined when off. The Go webhook's --namespace defaults to "eks" instead.
+ */
+export function configMapNamespace(flags: Record<string, unknown>): string | undefined {
+  if (flags['watchConfigMap'] !== true) return undefined;
+  const namespace = (flags['namespace'] as string | undefined) ?? ownNamespace();
+  if (namespace === undefined) {
+    throw new Error('--watch-config-map needs --namespace (or $POD_NAMESPACE, or to run in a Pod)');
+  }
+  return namespace;
+}
+
 /** The Go webhook's Deployment passes --namespace and --service-name whatever its mode: say they do nothing. */
 export function builtinOnlyWarnings(flags: Record<string, unknown>): string[] {
   if (flags['certificates'] === 'builtin') return [];
-  return BUILTIN_ONLY.filter((attribute) => flags[attribute] !== undefined).map(
-    (attribute) => `${flagName(attribute)} is used only with --certificates=builtin; ignored`,
-  );
+  return BUILTIN_ONLY.filter(
+    (attribute) =>
+      flags[attribute] !== undefined && !(attribute === 'namespace' && flags['watchConfigMap'] === true),
+  ).map((attribute) => `${flagName(attribute)} is used only with --certificates=builtin; ignored`);
 }

@@ -10,8 +10,6 @@ const wholeNumber = (flag: string) => arg((f, v) => parseInteger(f, v, 0, Number
 const goDuration = (flag: string) => arg(parseDuration, flag);
 
 const KLOG = 'a klog flag; logs are JSON lines on stdout, see --log-level';
-const CONTAINER_CREDENTIALS =
-  'it is used only with --watch-container-credentials-config, which is not supported yet (issue 9)';
 
 /** Accepted, with a warning naming each one given. [flags, why, value parser]. */
 const IGNORED: Array<[flags: string, why: string, parse?: (value: string) => unknown]> = [
@@ -36,11 +34,6 @@ const IGNORED: Array<[flags: string, why: string, parse?: (value: string) => unk
   ['--alsologtostderrthreshold <severity>', KLOG],
   ['--vmodule <settings>', KLOG],
   ['--log_backtrace_at <location>', KLOG],
-  ['--container-credentials-audience <audience>', CONTAINER_CREDENTIALS],
-  ['--container-credentials-token-mount-path <path>', CONTAINER_CREDENTIALS],
-  ['--container-credentials-token-volume-name <name>', CONTAINER_CREDENTIALS],
-  ['--container-credentials-token-path <path>', CONTAINER_CREDENTIALS],
-  ['--container-credentials-full-uri <uri>', CONTAINER_CREDENTIALS],
 ];
 
 /** Go booleans refused when true (`--flag`, `--flag=true`); `=false` is warned about as off. */
@@ -49,16 +42,10 @@ const REFUSED_WHEN_ON: Array<[flag: string, why: string]> = [
     '--in-cluster',
     'it takes certificates from the deprecated CSR signer; use --certificates=builtin, or pass --tls-cert and --tls-key (e.g. from cert-manager)',
   ],
-  ['--watch-config-map', 'it reads roles from a ConfigMap; annotate the ServiceAccounts'],
-  ['--compose-role-arn', 'it composes role ARNs from role names; annotate full ARNs'],
 ];
 
 /** Go strings refused when not empty; an empty one is warned about as off. */
 const REFUSED_WHEN_SET: Array<[flags: string, message: string]> = [
-  [
-    '--watch-container-credentials-config <file>',
-    '--watch-container-credentials-config is not supported yet: EKS Pod Identity (container credentials) is not implemented here (issue 9); use IRSA, the eks.amazonaws.com/role-arn ServiceAccount annotation',
-  ],
   ['--kube-api <url>', '--kube-api is not supported: pass a --kubeconfig that names the API server'],
 ];
 

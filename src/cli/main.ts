@@ -11,6 +11,7 @@ import {
   resolveMutationOptions,
   type ResolvedOptions,
 } from '../identity/options.js';
+import { composeRoleArnOptions } from './imds.js';
 import { LOG_LEVELS } from '../log.js';
 import { cipherSuitesFromGo } from '../server/tls.js';
 import {
@@ -21,7 +22,13 @@ import {
   parseInteger,
   parseSeconds,
 } from './flags.js';
-import { BUILTIN, builtinOnlyWarnings, CERTIFICATE_MODES, certificateFlags } from './certificate-flags.js';
+import {
+  BUILTIN,
+  builtinOnlyWarnings,
+  CERTIFICATE_MODES,
+  certificateFlags,
+  configMapNamespace,
+} from './certificate-flags.js';
 import {
   GO_BOOLEAN_FLAGS,
   GO_DEFAULT_PORT,
@@ -47,6 +54,8 @@ const BOOLEAN_FLAGS = new Set([
   '--role-session-name-from-pod',
   '--region-without-role',
   '--allow-pod-role-arn',
+  '--watch-config-map',
+  '--compose-role-arn',
   ...GO_BOOLEAN_FLAGS,
 ]);
 
@@ -130,11 +139,58 @@ function withMutationFlags(command: Command): Command {
       "let a Pod's role-arn annotation pick a role its ServiceAccount lists in allowed-role-arns",
       D.allowPodRoleArn,
     )
-    .addOption(new Option('--no-allow-pod-role-arn').hideHelp());
+    .addOption(new Option('--no-allow-pod-role-arn').hideHelp())
+    .option(
+      '--compose-role-arn',
+      'a role-arn annotation without arn: is a role name (or path/name) in --aws-account-id; the partition from --aws-default-region (either one missing: from the EC2 instance metadata service)',
+      D.composeRoleArn,
+    )
+    .addOption(new Option('--no-compose-role-arn').hideHelp())
+    .option(
+      '--aws-account-id <id>',
+      'with --compose-role-arn: the account of composed role ARNs',
+      D.awsAccountId,
+    )
+    .option(
+      '--watch-container-credentials-config <file>',
+      'EKS Pod Identity: JSON {"identities":[{"namespace","serviceAccount"}]}; these ServiceAccounts get container credentials instead of a role (serve reloads it when it changes)',
+    )
+    .option(
+      '--container-credentials-audience <audience>',
+      'EKS Pod Identity: audience of the projected token',
+      D.containerCredentialsAudience,
+    )
+    .option(
+      '--container-credentials-token-mount-path <path>',
+      'EKS Pod Identity: where the token volume is mounted',
+      D.containerCredentialsTokenMountPath,
+    )
+    .option(
+      '--container-credentials-token-volume-name <name>',
+      'EKS Pod Identity: name of the projected token volume',
+      D.containerCredentialsTokenVolumeName,
+    )
+    .option(
+      '--container-credentials-token-path <path>',
+      'EKS Pod Identity: the token file inside the mount',
+      D.containerCredentialsTokenPath,
+    )
+    .option(
+      '--container-credentials-full-uri <uri>',
+      'EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI',
+      D.containerCredentialsFullUri,
+    );
 }
 
-function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
+/** The mutation options of the flags; with --compose-role-arn, may ask the instance metadata service. */
+async function mutationOptions(flags: Record<string, unknown>): Promise<ResolvedOptions> {
+  const composed = await composeRoleArnOptions({
+    composeRoleArn: flags['composeRoleArn'] === true,
+    awsAccountId: flags['awsAccountId'] as string,
+    awsDefaultRegion: flags['awsDefaultRegion'] as string,
+  });
   return resolveMutationOptions({
+    ...composed,
     annotationPrefix: flags['annotationPrefix'] as string,
     tokenAudience: flags['tokenAudience'] as string,
     tokenMountPath: flags['tokenMountPath'] as string,
@@ -148,6 +204,11 @@ function mutationOptions(flags: Record<string, unknown>): ResolvedOptions {
     roleSessionNameFromPod: flags['roleSessionNameFromPod'] === true,
     regionWithoutRole: flags['regionWithoutRole'] === true,
     allowPodRoleArn: flags['allowPodRoleArn'] === true,
+    containerCredentialsAudience: flags['containerCredentialsAudience'] as string,
+    containerCredentialsTokenMountPath: flags['containerCredentialsTokenMountPath'] as string,
+    containerCredentialsTokenVolumeName: flags['containerCredentialsTokenVolumeName'] as string,
+    containerCredentialsTokenPath: flags['containerCredentialsTokenPath'] as string,
+    containerCredentialsFullUri: flags['containerCredentialsFullUri'] as string,
   });
 }
 
@@ -208,8 +269,14 @@ const serveCommand = withGoFlags(
   )
   .option(
     '--namespace <namespace>',
-    'builtin: namespace of the Secret and the Service (default: the Pod’s own)',
+    'builtin: namespace of the Secret and the Service; --watch-config-map: of the ConfigMap (default: the Pod’s own)',
   )
+  .option(
+    '--watch-config-map',
+    'map ServiceAccounts without a role annotation to roles from the ConfigMap pod-identity-webhook in --namespace (key config)',
+    false,
+  )
+  .addOption(new Option('--no-watch-config-map').hideHelp())
   .option(
     '--service-name <name>',
     `builtin: the Service the certificate names (default: ${BUILTIN.serviceName})`,
@@ -267,7 +334,7 @@ const serveCommand = withGoFlags(
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .action(async (flags: Record<string, unknown>) => {
     try {
-      const { options, warnings } = mutationOptions(flags);
+      const { options, warnings } = await mutationOptions(flags);
       const tls = tlsMinVersion(flags['tlsMinVersion'] as string);
       const suites = cipherSuitesFromGo((flags['tlsCipherSuites'] as string | undefined) ?? '');
       await serveUntilSignalled(
@@ -283,7 +350,9 @@ const serveCommand = withGoFlags(
           serviceAccountLookupGracePeriod: flags['serviceAccountLookupGracePeriod'] as number,
           shutdownDelay: flags['shutdownDelay'] as number,
           logLevel: flags['logLevel'] as LevelWithSilent,
+          containerCredentialsConfig: flags['watchContainerCredentialsConfig'] as string | undefined,
           ...certificateFlags(flags),
+          configMapNamespace: configMapNamespace(flags),
         },
         options,
         [
@@ -313,21 +382,27 @@ withMutationFlags(
     'ServiceAccounts (YAML/JSON: one object, several documents, or a List)',
   )
   .option('--namespace <namespace>', 'namespace of a bare Pod', 'default')
+  .option(
+    '--config-map <file>',
+    'a ConfigMap manifest (YAML/JSON) mapping ServiceAccounts to roles, as serve --watch-config-map reads it',
+  )
   .addOption(new Option('--output <what>', 'what to print').choices(OUTPUTS).default('review'))
   .addOption(
     new Option('--format <format>', 'how to print it (default: the format of the input)').choices(FORMATS),
   )
   .action(async (file: string, flags: Record<string, unknown>) => {
     try {
-      const { options, warnings } = mutationOptions(flags);
+      const { options, warnings } = await mutationOptions(flags);
       const input = await readInput(file);
       const result = await mutate(
         input,
         {
           serviceAccounts: flags['serviceAccounts'] as string | undefined,
+          configMap: flags['configMap'] as string | undefined,
           namespace: flags['namespace'] as string,
           output: flags['output'] as Output,
           format: flags['format'] as Format | undefined,
+          containerCredentialsConfig: flags['watchContainerCredentialsConfig'] as string | undefined,
         },
         options,
       );

@@ -11,9 +11,11 @@ import {
   type AdmissionReview,
 } from '../admission/review.js';
 import type { MutationOptions } from '../identity/options.js';
+import { roleMappingFromConfigMap, type RoleMapping } from '../identity/role-mapping.js';
 import { parseManifests, type Manifest } from '../manifests.js';
 import { applyPatch } from '../mutation/patch.js';
 import { readText } from '../read-text.js';
+import { ContainerCredentialsConfig } from '../serviceaccounts/container-credentials-source.js';
 import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
 
 export const OUTPUTS = ['review', 'patch', 'pod'] as const;
@@ -23,10 +25,14 @@ export type Format = (typeof FORMATS)[number];
 
 export interface MutateFlags {
   serviceAccounts?: string;
+  /** `--config-map`: a ConfigMap manifest whose `config` maps ServiceAccounts to roles, as `--watch-config-map`. */
+  configMap?: string;
   namespace: string;
   output: Output;
   /** Unset: the format of the input. */
   format?: Format;
+  /** `--watch-container-credentials-config`: the EKS Pod Identity ServiceAccounts, read once. */
+  containerCredentialsConfig?: string;
 }
 
 export interface Input {
@@ -60,7 +66,18 @@ export async function mutate(
   const source = flags.serviceAccounts
     ? await FileServiceAccountSource.fromFile(flags.serviceAccounts)
     : new FileServiceAccountSource([]);
-  const result = await named(origin, () => admit(review, { source, options }));
+  const containerCredentials = flags.containerCredentialsConfig
+    ? await ContainerCredentialsConfig.fromFile(flags.containerCredentialsConfig)
+    : undefined;
+  const roleMapping = flags.configMap === undefined ? undefined : await readRoleMapping(flags.configMap);
+  const result = await named(origin, () =>
+    admit(review, {
+      source,
+      options,
+      ...(containerCredentials && { containerCredentials }),
+      ...(roleMapping && { roleMapping }),
+    }),
+  );
   const printed =
     flags.output === 'review'
       ? result.response
@@ -148,6 +165,16 @@ function named<T>(origin: string, step: () => T): T {
   } catch (error) {
     return prefix(error);
   }
+}
+
+/** The ConfigMap of `--config-map FILE` (YAML or JSON, one object), read as `--watch-config-map` reads it. */
+async function readRoleMapping(file: string): Promise<RoleMapping> {
+  const origin = `--config-map ${file}`;
+  const manifests = parseManifests(await readText(file, origin), origin);
+  if (manifests.length !== 1) {
+    throw new Error(`${origin}: expected one ConfigMap, found ${manifests.length} objects`);
+  }
+  return roleMappingFromConfigMap(manifests[0]!, origin);
 }
 
 export async function readInput(file: string | undefined): Promise<Input> {

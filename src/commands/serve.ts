@@ -6,6 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
 import type { MutationOptions } from '../identity/options.js';
 import { createLogger } from '../log.js';
+import {
+  ContainerCredentialsConfig,
+  watchContainerCredentials,
+} from '../serviceaccounts/container-credentials-source.js';
 import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
 import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { buildApp } from '../server/app.js';
@@ -30,6 +34,10 @@ export interface ServeFlags {
   /** `files` (default): --tls-cert and --tls-key, reloaded on change. `builtin`: the webhook is its own CA. */
   certificates?: 'files' | 'builtin';
   builtin?: Omit<BuiltinCertificateFlags, 'kubeconfig'>;
+  /** `--watch-container-credentials-config`: the EKS Pod Identity ServiceAccounts, reloaded on change. */
+  containerCredentialsConfig?: string;
+  /** `--watch-config-map`: the namespace of the ConfigMap pod-identity-webhook; unset: off. */
+  configMapNamespace?: string;
 }
 
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -53,6 +61,8 @@ export async function serve(
   deps: ServeDependencies = {},
 ): Promise<RunningServer> {
   const log = deps.log ?? createLogger(flags.logLevel);
+  // First: a container-credentials file that cannot be read fails startup before anything listens.
+  const containerCredentials = await startContainerCredentials(flags, log);
   const minVersion = TLS_VERSIONS[flags.tlsMinVersion]!;
   const ciphers = flags.tlsCiphers === undefined ? {} : { ciphers: flags.tlsCiphers };
   // Set once the app exists; a pair that arrives before is in `keyPair` when the app is built.
@@ -76,16 +86,24 @@ export async function serve(
     ? { source: deps.source, notSynced: () => undefined, stopSource: async () => {} }
     : await createSource(flags, options, log, metrics);
   metrics.certificateExpiry.set(keyPair.notAfter.getTime() / 1000);
+  const roleMapping = await startRoleMapping(flags, log, metrics);
   let shuttingDown = false;
 
   const app = (served.app = buildApp({
     https: { cert: keyPair.cert, key: keyPair.key, minVersion, ...ciphers },
     source,
     options,
+    ...(roleMapping && { roleMapping: roleMapping.source }),
+    ...(containerCredentials && { containerCredentials: containerCredentials.config }),
     log,
     metrics,
     notReadyReasons: () => {
-      const reasons = [shuttingDown ? 'shutting down' : undefined, notSynced(), certificates.notReady?.()];
+      const reasons = [
+        shuttingDown ? 'shutting down' : undefined,
+        notSynced(),
+        roleMapping?.notSynced(),
+        certificates.notReady?.(),
+      ];
       return reasons.filter((reason) => reason !== undefined);
     },
   }));
@@ -103,8 +121,13 @@ export async function serve(
       // Keep answering while /readyz fails, so the endpoints drop this Pod before it stops listening.
       await delay(flags.shutdownDelay);
       certificates.stop();
+      containerCredentials?.stop();
       await app.close();
-      await Promise.all([new Promise((resolve) => metricsServer.close(resolve)), stopSource()]);
+      await Promise.all([
+        new Promise((resolve) => metricsServer.close(resolve)),
+        stopSource(),
+        roleMapping?.source.stop(),
+      ]);
     },
   };
 }
@@ -171,6 +194,43 @@ async function createSource(
         : `ServiceAccount cache not synced${source.lastError ? `: ${source.lastError}` : ''}`,
     stopSource: () => source.stop(),
   };
+}
+
+/** `--watch-config-map`: the ConfigMap's role mapping, watched; undefined when off. */
+async function startRoleMapping(flags: ServeFlags, log: Logger, metrics: Metrics) {
+  if (flags.configMapNamespace === undefined) return undefined;
+  // Loaded only here, like the cluster source.
+  const [{ ConfigMapRoleSource }, { loadKubeConfig }] = await Promise.all([
+    import('../serviceaccounts/config-map-source.js'),
+    import('../cluster.js'),
+  ]);
+  const source = new ConfigMapRoleSource({
+    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    namespace: flags.configMapNamespace,
+    log,
+    onError: () => metrics.configMapErrors.inc(),
+    onEntries: (count) => metrics.configMapEntries.set(count),
+  });
+  void source.start();
+  const notSynced = (): string | undefined =>
+    source.synced
+      ? undefined
+      : `ConfigMap ${flags.configMapNamespace}/pod-identity-webhook not synced${source.lastError ? `: ${source.lastError}` : ''}`;
+  return { source, notSynced };
+}
+
+/** `--watch-container-credentials-config`: read now (a bad file fails startup), then watched. */
+async function startContainerCredentials(flags: ServeFlags, log: Logger) {
+  const file = flags.containerCredentialsConfig;
+  if (file === undefined || file === '') return undefined;
+  const config = await ContainerCredentialsConfig.fromFile(file);
+  log.info({ file, identities: config.size }, 'container credentials config loaded');
+  const stop = watchContainerCredentials(file, config, {
+    onReload: (identities) => log.info({ file, identities }, 'container credentials config reloaded'),
+    onError: (error) =>
+      log.error({ err: error }, 'container credentials config not reloaded; keeping the previous one'),
+  });
+  return { config, stop };
 }
 
 /** IPv6 and IPv4 (pods in IPv6 clusters have only IPv6 addresses); IPv4 alone where IPv6 is off. */

@@ -3,6 +3,11 @@
 // defaults follow the Go webhook (aws/amazon-eks-pod-identity-webhook) so it can be swapped in.
 import {
   DEFAULT_ANNOTATION_PREFIX,
+  DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+  DEFAULT_CONTAINER_CREDENTIALS_FULL_URI,
+  DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
+  DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH,
+  DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
@@ -28,6 +33,18 @@ export interface MutationOptions {
   regionWithoutRole: boolean;
   /** Honour a Pod's role-arn annotation when its ServiceAccount's allowed-role-arns lists the role. */
   allowPodRoleArn: boolean;
+  /** EKS Pod Identity (`--container-credentials-*`), for ServiceAccounts in the container-credentials file. */
+  containerCredentialsAudience: string;
+  containerCredentialsTokenMountPath: string;
+  containerCredentialsTokenVolumeName: string;
+  containerCredentialsTokenPath: string;
+  containerCredentialsFullUri: string;
+  /** A role-arn annotation without `arn:` is a role name (or path/name) in this account and partition. */
+  composeRoleArn: boolean;
+  /** 12 digits; with composeRoleArn (from --aws-account-id or the instance metadata service). */
+  awsAccountId: string;
+  /** aws, aws-cn, …; with composeRoleArn (from the region, see partitionOf). */
+  awsPartition: string;
 }
 
 export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze({
@@ -44,6 +61,14 @@ export const DEFAULT_MUTATION_OPTIONS: Readonly<MutationOptions> = Object.freeze
   roleSessionNameFromPod: false,
   regionWithoutRole: false,
   allowPodRoleArn: false,
+  containerCredentialsAudience: DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+  containerCredentialsTokenMountPath: DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
+  containerCredentialsTokenVolumeName: DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
+  containerCredentialsTokenPath: DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH,
+  containerCredentialsFullUri: DEFAULT_CONTAINER_CREDENTIALS_FULL_URI,
+  composeRoleArn: false,
+  awsAccountId: '',
+  awsPartition: '',
 });
 
 /** The JSON type of each option, for options.json (`fsGroup` may be left out: none). */
@@ -61,6 +86,14 @@ const OPTION_TYPES: Record<keyof MutationOptions, 'string' | 'number' | 'boolean
   roleSessionNameFromPod: 'boolean',
   regionWithoutRole: 'boolean',
   allowPodRoleArn: 'boolean',
+  containerCredentialsAudience: 'string',
+  containerCredentialsTokenMountPath: 'string',
+  containerCredentialsTokenVolumeName: 'string',
+  containerCredentialsTokenPath: 'string',
+  containerCredentialsFullUri: 'string',
+  composeRoleArn: 'boolean',
+  awsAccountId: 'string',
+  awsPartition: 'string',
 };
 
 /** Options that were accepted, and what was changed on the way (a raised expiration). */
@@ -156,6 +189,8 @@ function checkExpirationBounds({ minTokenExpiration: min, maxTokenExpiration: ma
 export function resolveMutationOptions(given: Partial<MutationOptions>): ResolvedOptions {
   const options: MutationOptions = { ...DEFAULT_MUTATION_OPTIONS, ...given };
   checkTexts(options);
+  checkContainerCredentials(options);
+  checkComposeRoleArn(options);
   checkNumbers(options);
   const bounded = boundTokenExpiration('--token-expiration', options.tokenExpiration, options);
   options.tokenExpiration = bounded.seconds;
@@ -175,6 +210,57 @@ function checkTexts({ annotationPrefix, tokenMountPath, tokenAudience, stsEndpoi
   if (stsEndpoint !== '' && !isHttpUrl(stsEndpoint)) {
     throw new OptionError(`--sts-endpoint must be an http or https URL, got "${stsEndpoint}"`);
   }
+}
+
+function checkContainerCredentials(options: MutationOptions): void {
+  const { containerCredentialsTokenMountPath: mountPath, containerCredentialsTokenPath: tokenPath } = options;
+  if (options.containerCredentialsAudience === '') {
+    throw new OptionError('--container-credentials-audience must not be empty');
+  }
+  if (!mountPath.startsWith('/')) {
+    throw new OptionError(
+      `--container-credentials-token-mount-path must be an absolute path, got "${mountPath}"`,
+    );
+  }
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(options.containerCredentialsTokenVolumeName)) {
+    throw new OptionError(
+      `--container-credentials-token-volume-name must be a DNS label (a volume name), got "${options.containerCredentialsTokenVolumeName}"`,
+    );
+  }
+  if (tokenPath === '' || tokenPath.startsWith('/') || tokenPath.split('/').includes('..')) {
+    throw new OptionError(
+      `--container-credentials-token-path must be a relative path inside the mount, got "${tokenPath}"`,
+    );
+  }
+  if (!isHttpUrl(options.containerCredentialsFullUri)) {
+    throw new OptionError(
+      `--container-credentials-full-uri must be an http or https URL, got "${options.containerCredentialsFullUri}"`,
+    );
+  }
+}
+
+function checkComposeRoleArn({ composeRoleArn, awsAccountId, awsPartition }: MutationOptions): void {
+  if (awsAccountId !== '' && !/^\d{12}$/.test(awsAccountId)) {
+    throw new OptionError(`--aws-account-id must be 12 digits, got "${awsAccountId}"`);
+  }
+  if (awsPartition !== '' && !/^aws[a-z0-9-]*$/.test(awsPartition)) {
+    throw new OptionError(`the AWS partition must be aws or aws-<name>, got "${awsPartition}"`);
+  }
+  if (composeRoleArn && (awsAccountId === '' || awsPartition === '')) {
+    throw new OptionError(
+      '--compose-role-arn needs the account ID and the partition (from --aws-account-id and --aws-default-region, or the instance metadata service)',
+    );
+  }
+}
+
+/** The AWS partition of a region, as the Go webhook derives it for --compose-role-arn. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('eusc-')) return 'aws-eusc';
+  return 'aws';
 }
 
 function checkNumbers(options: MutationOptions): void {

@@ -1,6 +1,13 @@
 // Annotations → Identity. The rules for which annotation wins, and every warning about an
 // annotation, live here; the mutation itself never reads an annotation.
-import { ANNOTATION } from '../vocabulary.js';
+import { createHash } from 'node:crypto';
+import {
+  ANNOTATION,
+  CONTAINER_CREDENTIALS_MIN_JITTERED_EXPIRATION,
+  DEFAULT_TOKEN_EXPIRATION,
+  TOKEN_FILE,
+  TOKEN_VOLUME_NAME,
+} from '../vocabulary.js';
 import {
   boundTokenExpiration,
   isHttpUrl,
@@ -10,6 +17,7 @@ import {
   parseGroupId,
   parseWholeNumber,
 } from './options.js';
+import type { MappedIdentity } from './role-mapping.js';
 
 export type Annotations = Record<string, string>;
 
@@ -30,6 +38,15 @@ export interface Identity {
   fsGroup: number | undefined;
   /** Inject AWS_ROLE_SESSION_NAME from the Pod's name (downward API). */
   roleSessionNameFromPod: boolean;
+  /** The projected token volume's name and its file inside the mount. */
+  tokenVolumeName: string;
+  tokenPath: string;
+  /**
+   * EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI, injected with
+   * AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the role variables, and the Pod label;
+   * '' for IRSA (web identity).
+   */
+  containerCredentialsFullUri: string;
 }
 
 export interface IdentityResult {
@@ -41,6 +58,15 @@ export interface IdentityResult {
 export interface RawAnnotations {
   serviceAccount: Annotations | undefined;
   pod: Annotations | undefined;
+  /** The `--watch-config-map` entry of the ServiceAccount, if one matches (see role-mapping.ts). */
+  mapped?: MappedIdentity | undefined;
+  /** The ServiceAccount is in the `--watch-container-credentials-config` file: EKS Pod Identity. */
+  containerCredentials?: boolean;
+  /**
+   * What the container-credentials expiration jitter is derived from, so that it is the same for
+   * the same Pod and review (namespace, name or generateName, uid): see jitteredExpiration.
+   */
+  jitterKey?: string;
 }
 
 const ANNOTATION_KEYS: string[] = Object.values(ANNOTATION);
@@ -103,8 +129,8 @@ function annotationTypos(
 /**
  * The one entry point: raw annotations and options in, the identity and every warning out.
  *
- * Precedence, left to right: Pod > ServiceAccount > flag. A value that cannot be used is
- * warned about and the next source applies.
+ * Precedence, left to right: Pod > ServiceAccount > ConfigMap entry (4) > flag. A value that
+ * cannot be used is warned about and the next source applies.
  *
  *   setting            Pod annotation        ServiceAccount annotation      flag
  *   role ARN           role-arn (1)        > role-arn (none: see below)     -
@@ -123,8 +149,15 @@ function annotationTypos(
  * (2) Whichever applies is brought into [--min-token-expiration, --max-token-expiration], with a warning.
  * (3) Only where the Pod's own securityContext sets no fsGroup.
  * No role: the Pod is left alone, or with --region-without-role gets only the region variables.
+ * Container credentials (EKS Pod Identity, `raw.containerCredentials`): win over any role; audience,
+ *     mount, volume and token file from the --container-credentials-* flags; an expiration of 86400
+ *     is jittered into [79200, 86400] (jitteredExpiration); see containerCredentialsIdentity.
+ * --compose-role-arn: the chosen role-arn, when it has no `arn:`, is composed (composeRoleArn).
  *
- * A ConfigMap mapping, when it lands, sits between the ServiceAccount and the flag.
+ * (4) `--watch-config-map`: the entry's RoleARN, Audience (when not empty), UseRegionalSTS and
+ *     TokenExpiration (when not 0) sit between the ServiceAccount annotations and the flags, and
+ *     apply only when the ServiceAccount has no role-arn annotation: an annotated role is never
+ *     mixed with an entry's settings (as in the Go webhook, whose entries are all-or-nothing).
  */
 export function resolveIdentity(raw: RawAnnotations, options: MutationOptions): IdentityResult {
   const prefix = options.annotationPrefix;
@@ -134,8 +167,19 @@ export function resolveIdentity(raw: RawAnnotations, options: MutationOptions): 
     ...annotationTypos(prefix, 'ServiceAccount', raw.serviceAccount),
     ...annotationTypos(prefix, 'Pod', raw.pod),
   ];
-  const roleArn = chooseRole(serviceAccount, pod, options.allowPodRoleArn, warnings);
+  const mapped = serviceAccount[ANNOTATION.roleArn] ? undefined : raw.mapped;
+  if (mapped !== undefined) options = mappedOptions(mapped, options, warnings);
+  if (raw.containerCredentials === true) {
+    return { identity: containerCredentialsIdentity(raw, serviceAccount, pod, options, warnings), warnings };
+  }
+  let roleArn = chooseRole(
+    mapped === undefined ? serviceAccount : { ...serviceAccount, [ANNOTATION.roleArn]: mapped.roleArn },
+    pod,
+    options.allowPodRoleArn,
+    warnings,
+  );
   if (roleArn === '') return { identity: regionOnly(serviceAccount, pod, options, warnings), warnings };
+  if (options.composeRoleArn) roleArn = composeRoleArn(roleArn, options);
   if (!ROLE_ARN.test(roleArn)) {
     warnings.push(
       `role ARN "${roleArn}" does not look like arn:<partition>:iam::<12-digit account>:role/<name>; injected as given`,
@@ -163,9 +207,90 @@ export function resolveIdentity(raw: RawAnnotations, options: MutationOptions): 
         options.roleSessionNameFromPod,
         warnings,
       ),
+      tokenVolumeName: TOKEN_VOLUME_NAME,
+      tokenPath: TOKEN_FILE,
+      containerCredentialsFullUri: '',
     },
     warnings,
   };
+}
+
+/**
+ * `--compose-role-arn`, as the Go webhook: a role-arn without `arn:` is a role name, or a path and
+ * name (`team/app` → `role/team/app`), in the account and partition of the webhook.
+ */
+export function composeRoleArn(
+  value: string,
+  { awsPartition, awsAccountId }: Pick<MutationOptions, 'awsPartition' | 'awsAccountId'>,
+): string {
+  if (value.includes('arn:')) return value;
+  return `arn:${awsPartition}:iam::${awsAccountId}:role/${value.replace(/^\//, '')}`;
+}
+
+/**
+ * EKS Pod Identity, as the Go webhook: it wins over any role (the role-arn annotations are not
+ * read); its own audience, mount, volume and token file come from the --container-credentials-*
+ * flags; regional STS, region, token expiration, fsGroup and the container lists apply as for IRSA.
+ */
+function containerCredentialsIdentity(
+  raw: RawAnnotations,
+  serviceAccount: Annotations,
+  pod: Annotations,
+  options: MutationOptions,
+  warnings: string[],
+): Identity {
+  const expiration = tokenExpiration(serviceAccount, pod, options, warnings);
+  return {
+    roleArn: '',
+    audience: options.containerCredentialsAudience,
+    expirationSeconds:
+      expiration === DEFAULT_TOKEN_EXPIRATION ? jitteredExpiration(raw.jitterKey ?? '') : expiration,
+    tokenMountPath: options.containerCredentialsTokenMountPath,
+    regionalSts: flagAnnotation(
+      serviceAccount,
+      'stsRegionalEndpoints',
+      options.stsRegionalEndpoint,
+      warnings,
+    ),
+    stsEndpoint: '',
+    region: region(serviceAccount, options.awsDefaultRegion, warnings),
+    ...containerLists(serviceAccount, pod),
+    fsGroup: fsGroup(serviceAccount, options.fsGroup, warnings),
+    roleSessionNameFromPod: false,
+    tokenVolumeName: options.containerCredentialsTokenVolumeName,
+    tokenPath: options.containerCredentialsTokenPath,
+    containerCredentialsFullUri: options.containerCredentialsFullUri,
+  };
+}
+
+/**
+ * A token lifetime in [79200, 86400] so that a fleet's tokens do not all refresh together, as the
+ * Go webhook does for the default 86400 in container-credentials mode. The Go webhook draws it at
+ * random; here it is derived from a hash of `key` (the Pod's namespace, name or generateName, and
+ * uid), so the same review always gets the same answer.
+ */
+export function jitteredExpiration(key: string): number {
+  const span = DEFAULT_TOKEN_EXPIRATION - CONTAINER_CREDENTIALS_MIN_JITTERED_EXPIRATION + 1;
+  const hash = createHash('sha256').update(key).digest().readUInt32BE(0);
+  return CONTAINER_CREDENTIALS_MIN_JITTERED_EXPIRATION + (hash % span);
+}
+
+/** The flags with a ConfigMap entry's settings over them: the annotations still win over both. */
+function mappedOptions(
+  mapped: MappedIdentity,
+  options: MutationOptions,
+  warnings: string[],
+): MutationOptions {
+  const settings = { ...options };
+  if (mapped.audience !== undefined) settings.tokenAudience = mapped.audience;
+  if (mapped.regionalSts !== undefined) settings.stsRegionalEndpoint = mapped.regionalSts;
+  if (mapped.tokenExpiration !== undefined) {
+    const what = `ConfigMap entry "${mapped.key}" TokenExpiration`;
+    const bounded = boundTokenExpiration(what, mapped.tokenExpiration, options);
+    if (bounded.warning !== undefined) warnings.push(bounded.warning);
+    settings.tokenExpiration = bounded.seconds;
+  }
+  return settings;
 }
 
 /**
@@ -218,6 +343,9 @@ function regionOnly(
     ...containerLists(serviceAccount, pod),
     fsGroup: undefined,
     roleSessionNameFromPod: false,
+    tokenVolumeName: TOKEN_VOLUME_NAME,
+    tokenPath: TOKEN_FILE,
+    containerCredentialsFullUri: '',
   };
 }
 

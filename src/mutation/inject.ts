@@ -9,7 +9,13 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { Identity } from '../identity/rules.js';
-import { ENV, POD_NAME_FIELD, STS_REGIONAL, TOKEN_FILE, TOKEN_VOLUME_NAME } from '../vocabulary.js';
+import {
+  ENV,
+  POD_IDENTITY_LABEL,
+  POD_IDENTITY_LABEL_VALUE,
+  POD_NAME_FIELD,
+  STS_REGIONAL,
+} from '../vocabulary.js';
 
 /** STS takes role session names of 2 to 64 characters. */
 const SESSION_NAME_LENGTH = { min: 2, max: 64 };
@@ -29,18 +35,19 @@ export function injectIdentity(original: V1Pod, identity: Identity): MutationRes
   const warnings: string[] = [];
   if (spec === undefined) return { pod: original, warnings };
   const sessionName = identity.roleSessionNameFromPod && sessionNameFits(original, warnings);
-  const add = { tokenFile: tokenFilePath(identity.tokenMountPath, isWindows(original)), sessionName };
-  const withRole = identity.roleArn !== '';
+  const tokenFile = tokenFilePath(identity.tokenMountPath, identity.tokenPath, isWindows(original));
+  const add = { tokenFile, sessionName };
+  const withRole = hasCredentials(identity);
   const inject = (container: V1Container): V1Container => {
     if (!isSelected(container.name, identity)) return container;
     const env = identityEnv(container, identity, add, warnings);
-    const mount = withRole && !mountsToken(container, identity.tokenMountPath);
+    const mount = withRole && !mountsToken(container, identity);
     if (env.length === 0 && !mount) return container;
     const injected = { ...container };
     if (env.length > 0) injected.env = [...(container.env ?? []), ...env];
     if (mount) {
       const tokenMount: V1VolumeMount = {
-        name: TOKEN_VOLUME_NAME,
+        name: identity.tokenVolumeName,
         readOnly: true,
         mountPath: identity.tokenMountPath,
       };
@@ -52,11 +59,30 @@ export function injectIdentity(original: V1Pod, identity: Identity): MutationRes
   // JSON may carry null where the types say undefined.
   if (spec.initContainers) mutated.initContainers = spec.initContainers.map(inject);
   mutated.containers = spec.containers.map(inject);
-  if (needsTokenVolume(mutated)) mutated.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
+  if (needsTokenVolume(mutated, identity.tokenVolumeName))
+    mutated.volumes = [...(spec.volumes ?? []), tokenVolume(identity)];
   if (needsFsGroup(spec, identity))
     mutated.securityContext = { ...spec.securityContext, fsGroup: identity.fsGroup };
   warnings.push(...unmatchedIncludes(spec, identity));
-  return { pod: { ...original, spec: mutated }, warnings };
+  return { pod: { ...withPodIdentityLabel(original, identity), spec: mutated }, warnings };
+}
+
+/** A role (IRSA) or EKS Pod Identity (container credentials): a token to mount. */
+function hasCredentials(identity: Identity): boolean {
+  return identity.roleArn !== '' || identity.containerCredentialsFullUri !== '';
+}
+
+/** EKS Pod Identity marks its Pods with a label, as the Go webhook does, whatever the containers. */
+function withPodIdentityLabel(pod: V1Pod, identity: Identity): V1Pod {
+  if (identity.containerCredentialsFullUri === '') return pod;
+  if (pod.metadata?.labels?.[POD_IDENTITY_LABEL] === POD_IDENTITY_LABEL_VALUE) return pod;
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      labels: { ...pod.metadata?.labels, [POD_IDENTITY_LABEL]: POD_IDENTITY_LABEL_VALUE },
+    },
+  };
 }
 
 /** Not skipped and, when there is an include list, on it: skip-containers wins over include-containers. */
@@ -66,7 +92,7 @@ function isSelected(name: string, identity: Identity): boolean {
 
 /** fsGroup for a Pod that gets its role in some container and sets no fsGroup of its own. */
 function needsFsGroup(spec: V1PodSpec, identity: Identity): boolean {
-  if (identity.fsGroup === undefined || identity.roleArn === '') return false;
+  if (identity.fsGroup === undefined || !hasCredentials(identity)) return false;
   if (spec.securityContext?.fsGroup !== undefined && spec.securityContext.fsGroup !== null) return false;
   return [...(spec.initContainers ?? []), ...spec.containers].some((c) => isSelected(c.name, identity));
 }
@@ -101,7 +127,7 @@ function identityEnv(
   warnings: string[],
 ): V1EnvVar[] {
   const has = new Set((container.env ?? []).map((variable) => variable.name));
-  if (identity.roleArn === '') return regionEnv(has, identity.region);
+  if (!hasCredentials(identity)) return regionEnv(has, identity.region);
   const added: V1EnvVar[] = [];
   if (identity.regionalSts && !has.has(ENV.stsRegionalEndpoints)) {
     added.push({ name: ENV.stsRegionalEndpoints, value: STS_REGIONAL });
@@ -110,7 +136,11 @@ function identityEnv(
     added.push({ name: ENV.endpointUrlSts, value: identity.stsEndpoint });
   }
   added.push(...regionEnv(has, identity.region));
-  added.push(...roleEnv(container, has, identity, tokenFile, warnings));
+  added.push(
+    ...(identity.containerCredentialsFullUri === ''
+      ? roleEnv(container, has, identity, tokenFile, warnings)
+      : containerCredentialsEnv(container, has, identity, tokenFile, warnings)),
+  );
   if (sessionName && !has.has(ENV.roleSessionName)) {
     added.push({
       name: ENV.roleSessionName,
@@ -153,29 +183,54 @@ function roleEnv(
   return [];
 }
 
-function mountsToken(container: V1Container, mountPath: string): boolean {
+/** AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, both or neither. */
+function containerCredentialsEnv(
+  container: V1Container,
+  has: ReadonlySet<string>,
+  identity: Identity,
+  tokenFile: string,
+  warnings: string[],
+): V1EnvVar[] {
+  const hasUri = has.has(ENV.containerCredentialsFullUri);
+  const hasFile = has.has(ENV.containerAuthorizationTokenFile);
+  if (!hasUri && !hasFile) {
+    return [
+      { name: ENV.containerCredentialsFullUri, value: identity.containerCredentialsFullUri },
+      { name: ENV.containerAuthorizationTokenFile, value: tokenFile },
+    ];
+  }
+  if (hasUri !== hasFile) {
+    const present = hasUri ? ENV.containerCredentialsFullUri : ENV.containerAuthorizationTokenFile;
+    warnings.push(
+      `container "${container.name}" already sets ${present} alone; ${ENV.containerCredentialsFullUri} and ${ENV.containerAuthorizationTokenFile} not injected`,
+    );
+  }
+  return [];
+}
+
+function mountsToken(container: V1Container, identity: Identity): boolean {
   return (container.volumeMounts ?? []).some(
-    (m) => m.name === TOKEN_VOLUME_NAME || m.mountPath === mountPath,
+    (m) => m.name === identity.tokenVolumeName || m.mountPath === identity.tokenMountPath,
   );
 }
 
-function needsTokenVolume(spec: V1PodSpec): boolean {
-  if ((spec.volumes ?? []).some((volume) => volume.name === TOKEN_VOLUME_NAME)) return false;
+function needsTokenVolume(spec: V1PodSpec, volumeName: string): boolean {
+  if ((spec.volumes ?? []).some((volume) => volume.name === volumeName)) return false;
   return [...(spec.initContainers ?? []), ...spec.containers].some((container) =>
-    (container.volumeMounts ?? []).some((mount) => mount.name === TOKEN_VOLUME_NAME),
+    (container.volumeMounts ?? []).some((mount) => mount.name === volumeName),
   );
 }
 
 function tokenVolume(identity: Identity): V1Volume {
   return {
-    name: TOKEN_VOLUME_NAME,
+    name: identity.tokenVolumeName,
     projected: {
       sources: [
         {
           serviceAccountToken: {
             audience: identity.audience,
             expirationSeconds: identity.expirationSeconds,
-            path: TOKEN_FILE,
+            path: identity.tokenPath,
           },
         },
       ],
@@ -183,8 +238,8 @@ function tokenVolume(identity: Identity): V1Volume {
   };
 }
 
-function tokenFilePath(mountPath: string, windows: boolean): string {
-  const path = `${mountPath.replace(/\/$/, '')}/${TOKEN_FILE}`;
+function tokenFilePath(mountPath: string, file: string, windows: boolean): string {
+  const path = `${mountPath.replace(/\/$/, '')}/${file}`;
   return windows ? `C:${path.replace(/\//g, '\\')}` : path;
 }
 

@@ -11,6 +11,10 @@ export interface Metrics {
   cacheMisses: Counter;
   liveLookups: Counter<'result'>;
   certificateExpiry: Gauge;
+  /** `--watch-config-map`: ConfigMaps that could not be read (the last good mapping is kept). */
+  configMapErrors: Counter;
+  /** `--watch-config-map`: entries of the mapping in use. */
+  configMapEntries: Gauge;
 }
 
 /** What the gauges read at scrape time. */
@@ -68,6 +72,16 @@ export function createMetrics(cache: CacheState): Metrics {
     certificateExpiry: new Gauge({
       name: 'pod_identity_webhook_tls_certificate_expiry_timestamp_seconds',
       help: 'Expiry time of the serving certificate (Unix seconds)',
+      registers,
+    }),
+    configMapErrors: new Counter({
+      name: 'pod_identity_webhook_config_map_errors_total',
+      help: 'Versions of the pod-identity-webhook ConfigMap that could not be read (--watch-config-map); the last good mapping is kept',
+      registers,
+    }),
+    configMapEntries: new Gauge({
+      name: 'pod_identity_webhook_config_map_entries',
+      help: 'Entries of the pod-identity-webhook ConfigMap mapping in use (--watch-config-map)',
       registers,
     }),
   };

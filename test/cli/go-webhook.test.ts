@@ -246,23 +246,15 @@ describe('every other flag of the Go webhook’s main.go', () => {
       '--alsologtostderrthreshold',
       '--vmodule',
       '--log_backtrace_at',
-      '--container-credentials-audience',
-      '--container-credentials-token-mount-path',
-      '--container-credentials-token-volume-name',
-      '--container-credentials-token-path',
-      '--container-credentials-full-uri',
-      '--watch-config-map',
-      '--compose-role-arn',
-      '--watch-container-credentials-config',
       '--tls-min-version',
     ]);
   });
 
   it.each([
     [
-      'container credentials',
-      ['--watch-container-credentials-config=/etc/webhook/config.json'],
-      /^pod-identity-webhook: --watch-container-credentials-config is not supported yet: EKS Pod Identity \(container credentials\) is not implemented here \(issue 9\); .+\n$/,
+      'a container credentials file that cannot be read',
+      ['--watch-container-credentials-config=/nonexistent/config.json'],
+      /^pod-identity-webhook: container credentials config \/nonexistent\/config.json: ENOENT: .+\n$/,
     ],
     [
       'a resync period that is not a Go duration',

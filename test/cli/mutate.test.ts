@@ -40,7 +40,14 @@ beforeAll(async () => {
 });
 
 /** A few representative fixtures; every fixture runs through the core in test/unit/fixtures.test.ts. */
-const REPRESENTATIVE = ['v1beta1-review', 'sts-and-region', 'typo-role-annotation', 'windows-node-selector'];
+const REPRESENTATIVE = [
+  'v1beta1-review',
+  'sts-and-region',
+  'typo-role-annotation',
+  'windows-node-selector',
+  'config-map-glob',
+  'config-map-default-audience',
+];
 
 describe.concurrent('mutate, for representative fixtures', () => {
   const fixtures = loadFixtures().filter((f) => REPRESENTATIVE.includes(f.name));
@@ -53,6 +60,7 @@ describe.concurrent('mutate, for representative fixtures', () => {
       join(fixture.dir, 'review.json'),
       '--service-accounts',
       fixture.serviceAccountsFile,
+      ...(fixture.configMapFile === undefined ? [] : ['--config-map', fixture.configMapFile]),
       ...optionFlags(fixture.optionsJson),
     ];
     const warnings = fixture.expectedWarnings.map((w) => `pod-identity-webhook: warning: ${w}\n`).join('');
@@ -200,6 +208,27 @@ describe.concurrent('the opt-ins, the same in mutate and serve', () => {
 describe('mutate', () => {
   const accountsYaml = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ServiceAccount\n  metadata: {name: app, namespace: team, annotations: {${ROLE_ARN_KEY}: "${ROLE_ARN}"}}\n`;
   const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  serviceAccountName: app\n  containers: [{name: app, image: busybox}]\n`;
+
+  it.each([
+    [
+      'a ConfigMap whose config is not JSON',
+      'kind: ConfigMap\ndata: {config: "{"}\n',
+      /key config is not JSON/,
+    ],
+    [
+      'an entry with a mistyped field',
+      'kind: ConfigMap\ndata:\n  config: \'{"team/app": {"RoleARN": "x", "UseRegionalSTS": "yes"}}\'\n',
+      /key "team\/app": field UseRegionalSTS must be true or false, got "yes"/,
+    ],
+    ['two objects', 'kind: ConfigMap\n---\nkind: ConfigMap\n', /expected one ConfigMap, found 2 objects/],
+  ])('refuses --config-map with %s, naming the file', async (_case, text, message) => {
+    const file = join(tmp, `config-map-${_case.length}.yaml`);
+    await writeFile(file, text);
+    const result = await run(['mutate', '-', '--namespace', 'team', '--config-map', file], pod);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^pod-identity-webhook: --config-map ${file}: `));
+    expect(result.stderr).toMatch(message);
+  });
 
   it('reads a bare YAML Pod from stdin as a CREATE in --namespace and prints the review response', async () => {
     const file = join(tmp, 'accounts.yaml');
@@ -476,10 +505,13 @@ describe('the executable', () => {
       /^pod-identity-webhook: --in-cluster=true is not supported: .+; use --certificates=builtin, or pass --tls-cert and --tls-key \(e.g. from cert-manager\)\n$/,
     ],
     [
-      ['--watch-config-map'],
-      /^pod-identity-webhook: --watch-config-map=true is not supported: it reads roles from a ConfigMap; annotate the ServiceAccounts\n$/,
+      ['--watch-config-map', '--service-accounts', 'examples/service-accounts.yaml'],
+      /^pod-identity-webhook: --watch-config-map needs --namespace \(or \$POD_NAMESPACE, or to run in a Pod\)\n$/,
     ],
-    [['--compose-role-arn=true'], /^pod-identity-webhook: --compose-role-arn=true is not supported/],
+    [
+      ['--compose-role-arn=true', '--aws-account-id=12345', '--aws-default-region=eu-west-1'],
+      /^pod-identity-webhook: --aws-account-id must be 12 digits, got "12345"\n$/,
+    ],
     [
       ['--certificates=builtin', '--service-accounts', 'examples/service-accounts.yaml'],
       /^pod-identity-webhook: --certificates=builtin needs --namespace \(or \$POD_NAMESPACE, or to run in a Pod\)\n$/,

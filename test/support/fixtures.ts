@@ -5,6 +5,12 @@ import { expect } from 'vitest';
 import type { AdmissionReviewResponse } from '../../src/admission/review.js';
 import { mutationOptionsFrom, type MutationOptions } from '../../src/identity/options.js';
 import { applyPatch, type Operation } from '../../src/mutation/patch.js';
+import {
+  ContainerCredentialsConfig,
+  parseContainerCredentials,
+} from '../../src/serviceaccounts/container-credentials-source.js';
+import { parseManifests } from '../../src/manifests.js';
+import { roleMappingFromConfigMap, type RoleMapping } from '../../src/identity/role-mapping.js';
 
 export const FIXTURES_DIR = new URL('../fixtures/', import.meta.url).pathname;
 
@@ -21,10 +27,16 @@ export interface Fixture {
   expectedPod: V1Pod;
   /** expected-warnings.json: every warning of the review, in order; `[]` when the fixture has none. */
   expectedWarnings: string[];
+  /** config-map.yaml (the `--watch-config-map` ConfigMap), when the fixture has one. */
+  configMapFile?: string;
+  roleMapping?: RoleMapping;
+  /** container-credentials.json (`--watch-container-credentials-config`), when the fixture has one. */
+  containerCredentialsFile?: string;
+  containerCredentials?: ContainerCredentialsConfig;
 }
 
 const REQUIRED = ['review.json', 'service-accounts.yaml', 'expected-pod.json'];
-const OPTIONAL = ['options.json', 'expected-warnings.json'];
+const OPTIONAL = ['options.json', 'expected-warnings.json', 'config-map.yaml', 'container-credentials.json'];
 
 /**
  * Every recorded case under test/fixtures/: review.json, service-accounts.yaml, expected-pod.json,
@@ -80,9 +92,35 @@ function loadFixture(name: string): Fixture {
     fail('expected-warnings.json is empty; leave it out when the review has no warnings');
   }
 
+  let roleMapping: RoleMapping | undefined;
+  if (files.includes('config-map.yaml')) {
+    const manifests = parseManifests(read('config-map.yaml'), 'config-map.yaml');
+    if (manifests.length !== 1) fail('config-map.yaml must hold one ConfigMap');
+    try {
+      roleMapping = roleMappingFromConfigMap(manifests[0]!, 'config-map.yaml');
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
+
+  let containerCredentials: ContainerCredentialsConfig | undefined;
+  if (files.includes('container-credentials.json')) {
+    try {
+      containerCredentials = new ContainerCredentialsConfig(
+        parseContainerCredentials(read('container-credentials.json'), 'container-credentials.json'),
+      );
+    } catch (error) {
+      fail((error as Error).message);
+    }
+  }
+
   return {
     name,
     dir,
+    ...(containerCredentials === undefined
+      ? {}
+      : { containerCredentials, containerCredentialsFile: join(dir, 'container-credentials.json') }),
+    ...(roleMapping === undefined ? {} : { roleMapping, configMapFile: join(dir, 'config-map.yaml') }),
     review: json('review.json') as Fixture['review'],
     serviceAccountsFile: join(dir, 'service-accounts.yaml'),
     serviceAccounts: read('service-accounts.yaml'),

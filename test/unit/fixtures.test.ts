@@ -16,7 +16,9 @@ describe('fixtures through the core', () => {
 
   it.each(fixtures.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
     const source = FileServiceAccountSource.fromText(fixture.serviceAccounts, fixture.serviceAccountsFile);
-    const result = await admit(parseReview(fixture.review), { source, options: fixture.options });
+    const { roleMapping, containerCredentials } = fixture;
+    const dependencies = { source, options: fixture.options, roleMapping, containerCredentials };
+    const result = await admit(parseReview(fixture.review), dependencies);
 
     const patch = expectFixtureResponse(fixture, result.response);
     expect(result.patch).toEqual(patch);
@@ -25,7 +27,7 @@ describe('fixtures through the core', () => {
 
     const again = await admit(
       parseReview({ ...fixture.review, request: { ...fixture.review.request, object: fixture.expectedPod } }),
-      { source, options: fixture.options },
+      dependencies,
     );
     expect(again.patch).toEqual([]);
     expect(again.outcome).toBe('unchanged');

@@ -16,8 +16,8 @@ const attribute = (flag: string): string =>
   flag.slice(2).replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 describe('the Go webhook flags this one only accepts', () => {
-  const REFUSED = ['--in-cluster', '--watch-config-map', '--compose-role-arn'];
-  const REFUSED_WHEN_SET = ['--watch-container-credentials-config', '--kube-api'];
+  const REFUSED = ['--in-cluster'];
+  const REFUSED_WHEN_SET = ['--kube-api'];
 
   it.each(GO_ONLY_FLAGS.filter((f) => ![...REFUSED, ...REFUSED_WHEN_SET].includes(f)))(
     '%s is accepted with a warning naming it',
@@ -35,15 +35,15 @@ describe('the Go webhook flags this one only accepts', () => {
     ]);
   });
 
-  it.each([
-    ['--watch-container-credentials-config', /^--watch-container-credentials-config is not supported yet: /],
-    ['--kube-api', /^--kube-api is not supported: pass a --kubeconfig/],
-  ])('%s is refused when set, warned about when empty', (flag, message) => {
-    expect(() => goFlagWarnings({ [attribute(flag)]: '/some/value' })).toThrow(message);
-    expect(goFlagWarnings({ [attribute(flag)]: '' })).toEqual([
-      `${flag} (a flag of the Go webhook) is ignored: it is empty`,
-    ]);
-  });
+  it.each([['--kube-api', /^--kube-api is not supported: pass a --kubeconfig/]])(
+    '%s is refused when set, warned about when empty',
+    (flag, message) => {
+      expect(() => goFlagWarnings({ [attribute(flag)]: '/some/value' })).toThrow(message);
+      expect(goFlagWarnings({ [attribute(flag)]: '' })).toEqual([
+        `${flag} (a flag of the Go webhook) is ignored: it is empty`,
+      ]);
+    },
+  );
 
   it('says nothing about flags not given', () => expect(goFlagWarnings({})).toEqual([]));
 

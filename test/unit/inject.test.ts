@@ -27,6 +27,9 @@ const identity: Identity = {
   includeContainers: undefined,
   fsGroup: undefined,
   roleSessionNameFromPod: false,
+  tokenVolumeName: TOKEN_VOLUME_NAME,
+  tokenPath: TOKEN_FILE,
+  containerCredentialsFullUri: '',
 };
 /** Every variable the webhook may inject. */
 const IDENTITY_VARS: string[] = Object.values(ENV);
@@ -379,6 +382,9 @@ describe('the patch, for generated Pods (property)', () => {
     ),
     fsGroup: fc.option(fc.constantFrom(0, 1000, 65534), { nil: undefined }),
     roleSessionNameFromPod: fc.boolean(),
+    tokenVolumeName: fc.constant(TOKEN_VOLUME_NAME),
+    tokenPath: fc.constant(TOKEN_FILE),
+    containerCredentialsFullUri: fc.constant(''),
   });
 
   it('applies cleanly, only adds where the rules allow, keeps what existed, and is idempotent', () => {

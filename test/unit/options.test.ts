@@ -13,6 +13,11 @@ import {
 } from '../../src/identity/options.js';
 import {
   DEFAULT_ANNOTATION_PREFIX,
+  DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+  DEFAULT_CONTAINER_CREDENTIALS_FULL_URI,
+  DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
+  DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH,
+  DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
@@ -35,6 +40,14 @@ describe('resolveMutationOptions', () => {
         roleSessionNameFromPod: false,
         regionWithoutRole: false,
         allowPodRoleArn: false,
+        containerCredentialsAudience: DEFAULT_CONTAINER_CREDENTIALS_AUDIENCE,
+        containerCredentialsTokenMountPath: DEFAULT_CONTAINER_CREDENTIALS_MOUNT_PATH,
+        containerCredentialsTokenVolumeName: DEFAULT_CONTAINER_CREDENTIALS_VOLUME_NAME,
+        containerCredentialsTokenPath: DEFAULT_CONTAINER_CREDENTIALS_TOKEN_PATH,
+        containerCredentialsFullUri: DEFAULT_CONTAINER_CREDENTIALS_FULL_URI,
+        composeRoleArn: false,
+        awsAccountId: '',
+        awsPartition: '',
       },
       warnings: [],
     });

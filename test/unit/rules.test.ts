@@ -19,6 +19,8 @@ import {
   DEFAULT_TOKEN_AUDIENCE,
   DEFAULT_TOKEN_EXPIRATION,
   DEFAULT_TOKEN_MOUNT_PATH,
+  TOKEN_FILE,
+  TOKEN_VOLUME_NAME,
 } from '../../src/vocabulary.js';
 
 const options = DEFAULT_MUTATION_OPTIONS;
@@ -78,6 +80,9 @@ describe('resolveIdentity', () => {
       includeContainers: undefined,
       fsGroup: undefined,
       roleSessionNameFromPod: false,
+      tokenVolumeName: TOKEN_VOLUME_NAME,
+      tokenPath: TOKEN_FILE,
+      containerCredentialsFullUri: '',
     });
   });
 

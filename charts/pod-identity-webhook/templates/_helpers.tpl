@@ -156,6 +156,16 @@ Deployment, so every render runs them.
 {{- end }}
 {{- end }}
 
+{{/* Where the container-credentials ConfigMap is mounted (EKS Pod Identity). */}}
+{{- define "pod-identity-webhook.containerCredentialsDir" -}}
+/etc/pod-identity-webhook/container-credentials
+{{- end }}
+
+{{/* The container-credentials ConfigMap: the existing one, or the one the chart renders. */}}
+{{- define "pod-identity-webhook.containerCredentialsConfigMap" -}}
+{{- .Values.config.containerCredentials.existingConfigMap | default (printf "%s-container-credentials" (include "pod-identity-webhook.fullname" .)) }}
+{{- end }}
+
 {{/* The container's arguments: `serve` and every flag (see the README's flag tables). */}}
 {{- define "pod-identity-webhook.args" -}}
 {{- $cfg := .Values.config }}
@@ -182,6 +192,21 @@ Deployment, so every render runs them.
 - {{ printf "--role-session-name-from-pod=%t" $cfg.roleSessionNameFromPod | quote }}
 - {{ printf "--region-without-role=%t" $cfg.regionWithoutRole | quote }}
 - {{ printf "--allow-pod-role-arn=%t" $cfg.allowPodRoleArn | quote }}
+- {{ printf "--compose-role-arn=%t" $cfg.composeRoleArn | quote }}
+{{- with $cfg.awsAccountId }}
+- {{ printf "--aws-account-id=%s" . | quote }}
+{{- end }}
+{{- with $cfg.containerCredentials }}
+{{- if .enabled }}
+- {{ printf "--watch-container-credentials-config=%s/config.json" (include "pod-identity-webhook.containerCredentialsDir" $) | quote }}
+- {{ printf "--container-credentials-audience=%s" .audience | quote }}
+- {{ printf "--container-credentials-token-mount-path=%s" .tokenMountPath | quote }}
+- {{ printf "--container-credentials-token-volume-name=%s" .tokenVolumeName | quote }}
+- {{ printf "--container-credentials-token-path=%s" .tokenPath | quote }}
+- {{ printf "--container-credentials-full-uri=%s" .fullUri | quote }}
+{{- end }}
+{{- end }}
+- {{ printf "--watch-config-map=%t" $cfg.watchConfigMap | quote }}
 - {{ printf "--log-level=%s" $cfg.logLevel | quote }}
 - {{ printf "--service-account-lookup-grace-period=%s" $cfg.serviceAccountLookupGracePeriod | quote }}
 - {{ printf "--shutdown-delay=%s" $cfg.shutdownDelay | quote }}
