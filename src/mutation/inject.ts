@@ -138,8 +138,20 @@ function identityEnv(
   added.push(...regionEnv(has, identity.region));
   added.push(
     ...(identity.containerCredentialsFullUri === ''
-      ? roleEnv(container, has, identity, tokenFile, warnings)
-      : containerCredentialsEnv(container, has, identity, tokenFile, warnings)),
+      ? pairedEnv(
+          container,
+          has,
+          { name: ENV.roleArn, value: identity.roleArn },
+          { name: ENV.webIdentityTokenFile, value: tokenFile },
+          warnings,
+        )
+      : pairedEnv(
+          container,
+          has,
+          { name: ENV.containerCredentialsFullUri, value: identity.containerCredentialsFullUri },
+          { name: ENV.containerAuthorizationTokenFile, value: tokenFile },
+          warnings,
+        )),
   );
   if (sessionName && !has.has(ENV.roleSessionName)) {
     added.push({
@@ -158,51 +170,24 @@ function regionEnv(has: ReadonlySet<string>, region: string): V1EnvVar[] {
   ];
 }
 
-/** AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, both or neither. */
-function roleEnv(
+/**
+ * Two variables that only work together (AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or the
+ * container credentials URI with its token file): both are added, or, when the container sets one
+ * of them already, neither, with a warning.
+ */
+function pairedEnv(
   container: V1Container,
   has: ReadonlySet<string>,
-  identity: Identity,
-  tokenFile: string,
+  first: V1EnvVar,
+  second: V1EnvVar,
   warnings: string[],
 ): V1EnvVar[] {
-  const hasRole = has.has(ENV.roleArn);
-  const hasFile = has.has(ENV.webIdentityTokenFile);
-  if (!hasRole && !hasFile) {
-    return [
-      { name: ENV.roleArn, value: identity.roleArn },
-      { name: ENV.webIdentityTokenFile, value: tokenFile },
-    ];
-  }
-  if (hasRole !== hasFile) {
-    const present = hasRole ? ENV.roleArn : ENV.webIdentityTokenFile;
+  const [hasFirst, hasSecond] = [has.has(first.name), has.has(second.name)];
+  if (!hasFirst && !hasSecond) return [first, second];
+  if (hasFirst !== hasSecond) {
+    const present = hasFirst ? first.name : second.name;
     warnings.push(
-      `container "${container.name}" already sets ${present} alone; ${ENV.roleArn} and ${ENV.webIdentityTokenFile} not injected`,
-    );
-  }
-  return [];
-}
-
-/** AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, both or neither. */
-function containerCredentialsEnv(
-  container: V1Container,
-  has: ReadonlySet<string>,
-  identity: Identity,
-  tokenFile: string,
-  warnings: string[],
-): V1EnvVar[] {
-  const hasUri = has.has(ENV.containerCredentialsFullUri);
-  const hasFile = has.has(ENV.containerAuthorizationTokenFile);
-  if (!hasUri && !hasFile) {
-    return [
-      { name: ENV.containerCredentialsFullUri, value: identity.containerCredentialsFullUri },
-      { name: ENV.containerAuthorizationTokenFile, value: tokenFile },
-    ];
-  }
-  if (hasUri !== hasFile) {
-    const present = hasUri ? ENV.containerCredentialsFullUri : ENV.containerAuthorizationTokenFile;
-    warnings.push(
-      `container "${container.name}" already sets ${present} alone; ${ENV.containerCredentialsFullUri} and ${ENV.containerAuthorizationTokenFile} not injected`,
+      `container "${container.name}" already sets ${present} alone; ${first.name} and ${second.name} not injected`,
     );
   }
   return [];

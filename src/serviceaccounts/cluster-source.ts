@@ -13,8 +13,8 @@ import {
   type V1ServiceAccountList,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeFailure } from '../cluster.js';
 import { relevantAnnotations } from '../identity/rules.js';
+import { InformerSupervisor } from './informer-supervisor.js';
 import { createLookup, type Lookup } from './lookup.js';
 import type { ServiceAccountSource } from './source.js';
 
@@ -29,7 +29,6 @@ export interface ClusterSourceOptions {
 
 const PATH = '/api/v1/serviceaccounts';
 const PAGE_SIZE = 500;
-const MAX_BACKOFF_MS = 30_000;
 
 /** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
 export function trimServiceAccount(annotationPrefix: string, account: V1ServiceAccount): V1ServiceAccount {
@@ -67,23 +66,14 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
   private readonly api: CoreV1Api;
   private readonly informer: ListWatch<V1ServiceAccount>;
   private readonly lookup: Lookup;
-  private readonly log: Logger;
-  private backoffMs = 1000;
-  private failures = 0;
-  private stopped = false;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** True once the first full list has been loaded into the cache. */
-  synced = false;
-  /** Why the last list or watch failed, in one line; cleared when a list succeeds. */
-  lastError: string | undefined;
+  private readonly supervisor: InformerSupervisor;
 
   constructor(options: ClusterSourceOptions) {
     const { kubeConfig, annotationPrefix } = options;
-    this.log = options.log;
     this.api = kubeConfig.makeApiClient(CoreV1Api);
     const trim = (account: V1ServiceAccount) => trimServiceAccount(annotationPrefix, account);
     this.informer = new ListWatch(PATH, new TrimmingWatch(kubeConfig, trim), () => this.listAll(trim), false);
-    this.informer.on('error', (error: unknown) => this.onWatchError(error));
+    this.supervisor = new InformerSupervisor(this.informer, options.log, 'ServiceAccount');
     this.lookup = createLookup({
       cached: (namespace, name) => this.informer.get(name, namespace),
       fetch: (namespace, name, signal) => this.read(namespace, name, signal),
@@ -93,27 +83,23 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     });
   }
 
-  /** Lists and starts watching; resolves when the first list is cached or failed (then retried). */
-  async start(): Promise<void> {
-    this.stopped = false;
-    const failuresBefore = this.failures;
-    try {
-      await this.informer.start();
-    } catch (error) {
-      // Reported like a watch failure, so it is retried rather than left as an unhandled rejection.
-      this.onWatchError(error);
-    }
-    if (this.failures === failuresBefore && !this.stopped) {
-      this.synced = true;
-      this.lastError = undefined;
-      this.backoffMs = 1000;
-    }
+  /** True once the first full list has been loaded into the cache. */
+  get synced(): boolean {
+    return this.supervisor.synced;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
-    await this.informer.stop();
+  /** Why the last list or watch failed, in one line; cleared when a list succeeds. */
+  get lastError(): string | undefined {
+    return this.supervisor.lastError;
+  }
+
+  /** Lists and starts watching; resolves when the first list is cached or failed (then retried). */
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
   }
 
   get(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
@@ -122,23 +108,6 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
 
   size(): number {
     return this.informer.list().length;
-  }
-
-  /** client-node's informer stops on an error and says so only through this event: restart it. */
-  private onWatchError(error: unknown): void {
-    this.failures += 1;
-    if (this.stopped) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-    this.lastError = describeFailure(error);
-    this.log.warn(
-      { reason: this.lastError, retryInMs: delay },
-      `ServiceAccount list/watch failed; retrying in ${delay}ms`,
-    );
-    // The full error, stack included, for whoever debugs the client itself.
-    this.log.debug({ err: error }, 'ServiceAccount list/watch failure');
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.start(), delay);
   }
 
   private async listAll(

@@ -5,7 +5,7 @@
 // ServiceAccount informer does.
 import { CoreV1Api, type KubeConfig, ListWatch, Watch, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeFailure } from '../cluster.js';
+import { InformerSupervisor } from './informer-supervisor.js';
 import {
   CONFIG_MAP_NAME,
   EMPTY_ROLE_MAPPING,
@@ -25,21 +25,12 @@ export interface ConfigMapSourceOptions {
   onEntries?(count: number): void;
 }
 
-const MAX_BACKOFF_MS = 30_000;
-
 export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
   private readonly informer: ListWatch<V1ConfigMap>;
   private readonly log: Logger;
   private readonly origin: string;
   private mapping: RoleMapping = EMPTY_ROLE_MAPPING;
-  private backoffMs = 1000;
-  private failures = 0;
-  private stopped = false;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** True once the first list has been read (with or without the ConfigMap). */
-  synced = false;
-  /** Why the last list or watch failed; cleared when a list succeeds. */
-  lastError: string | undefined;
+  private readonly supervisor: InformerSupervisor;
   /** Why the ConfigMap in the cluster is not the one in use, or undefined when it is. */
   lastInvalid: string | undefined;
 
@@ -60,7 +51,21 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     this.informer.on('add', (configMap) => this.apply(configMap));
     this.informer.on('update', (configMap) => this.apply(configMap));
     this.informer.on('delete', () => this.use(EMPTY_ROLE_MAPPING, 'deleted; no ServiceAccount is mapped'));
-    this.informer.on('error', (error: unknown) => this.onWatchError(error));
+    this.supervisor = new InformerSupervisor(this.informer, this.log, this.origin, (firstTime) => {
+      if (firstTime && this.informer.list().length === 0) {
+        this.log.info(`${this.origin} not found; no ServiceAccount is mapped until it is created`);
+      }
+    });
+  }
+
+  /** True once the first list has been read (with or without the ConfigMap). */
+  get synced(): boolean {
+    return this.supervisor.synced;
+  }
+
+  /** Why the last list or watch failed; cleared when a list succeeds. */
+  get lastError(): string | undefined {
+    return this.supervisor.lastError;
   }
 
   get(namespace: string, name: string): MappedIdentity | undefined {
@@ -71,28 +76,12 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     return this.mapping.size;
   }
 
-  async start(): Promise<void> {
-    this.stopped = false;
-    const failuresBefore = this.failures;
-    try {
-      await this.informer.start();
-    } catch (error) {
-      this.onWatchError(error);
-    }
-    if (this.failures === failuresBefore && !this.stopped) {
-      if (!this.synced && this.informer.list().length === 0) {
-        this.log.info(`${this.origin} not found; no ServiceAccount is mapped until it is created`);
-      }
-      this.synced = true;
-      this.lastError = undefined;
-      this.backoffMs = 1000;
-    }
+  start(): Promise<void> {
+    return this.supervisor.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
-    await this.informer.stop();
+  stop(): Promise<void> {
+    return this.supervisor.stop();
   }
 
   private apply(configMap: V1ConfigMap): void {
@@ -121,20 +110,5 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     this.lastInvalid = undefined;
     this.options.onEntries?.(mapping.size);
     this.log.info({ entries: mapping.size }, `${this.origin} ${what}`);
-  }
-
-  private onWatchError(error: unknown): void {
-    this.failures += 1;
-    if (this.stopped) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-    this.lastError = describeFailure(error);
-    this.log.warn(
-      { reason: this.lastError, retryInMs: delay },
-      `${this.origin} list/watch failed; retrying in ${delay}ms`,
-    );
-    this.log.debug({ err: error }, `${this.origin} list/watch failure`);
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.start(), delay);
   }
 }
