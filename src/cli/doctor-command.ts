@@ -4,13 +4,9 @@
 import { CommanderError, Option, type Command } from 'commander';
 import { OUTPUT_FORMATS, type OutputFormat } from '../irsa/doctor.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../vocabulary.js';
+import { fail } from './output.js';
 
 const BAD_INPUT = 2;
-
-function failWith(status: number, message: string): never {
-  process.stderr.write(`pod-identity-webhook: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(status);
-}
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -74,7 +70,7 @@ export function addDoctorCommand(program: Command): void {
         process.exitCode = result.exitCode;
       } catch (error) {
         // DoctorInputError: bad input or no cluster; anything else also kept doctor from answering.
-        failWith(BAD_INPUT, error instanceof DoctorInputError ? error.message : describe(error));
+        fail(error instanceof DoctorInputError ? error.message : describe(error), BAD_INPUT);
       }
     });
 }

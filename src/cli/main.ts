@@ -43,6 +43,7 @@ import {
 import { addDoctorCommand } from './doctor-command.js';
 import { addOidcCommand } from './oidc-command.js';
 import { addStsCommand } from './sts-command.js';
+import { fail } from './output.js';
 import { addTrustPolicyCommand } from './trust-policy-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -210,11 +211,6 @@ async function mutationOptions(flags: Record<string, unknown>): Promise<Resolved
     containerCredentialsTokenPath: flags['containerCredentialsTokenPath'] as string,
     containerCredentialsFullUri: flags['containerCredentialsFullUri'] as string,
   });
-}
-
-function fail(error: unknown): never {
-  process.stderr.write(`pod-identity-webhook: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(1);
 }
 
 const printWarning = (warning: string): boolean =>

@@ -1,14 +1,7 @@
 // `oidc`: the issuer documents for a self-hosted (S3) service-account issuer.
 import type { Command } from 'commander';
+import { collect, fail } from './output.js';
 import { writeOidcDocuments } from '../commands/oidc.js';
-
-/** A repeatable option's collector: every value, in order. */
-export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function fail(error: unknown): never {
-  process.stderr.write(`pod-identity-webhook: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(1);
-}
 
 export function addOidcCommand(program: Command): Command {
   return program

@@ -4,14 +4,9 @@ import { stsUntilSignalled, type StsFlags } from '../commands/sts.js';
 import { DEFAULT_CLIENT_IDS } from '../irsa/sts.js';
 import { LOG_LEVELS } from '../log.js';
 import { arg, parseInteger } from './flags.js';
-import { collect } from './oidc-command.js';
+import { collect, fail } from './output.js';
 
 export const DEFAULT_STS_PORT = 8088;
-
-function fail(error: unknown): never {
-  process.stderr.write(`pod-identity-webhook: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(1);
-}
 
 /** As commander hands them over: the repeatable flag is named as the user types it. */
 type Flags = Omit<StsFlags, 'audiences'> & { audience?: string[] };

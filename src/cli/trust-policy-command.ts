@@ -5,16 +5,11 @@
 // it dispatches to a subcommand, wherever they stand, so `check` reads them as global options and
 // adds only --policy. `trust-policy check --help` lists both.
 import { Command, type CommanderError } from 'commander';
+import { collect, fail } from './output.js';
 import { checkTrustPolicy, InputError, trustPolicyText } from '../commands/trust-policy.js';
 
-const repeat = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 const list = (flags: Record<string, unknown>, key: string): string[] =>
   (flags[key] as string[] | undefined) ?? [];
-
-function fail(error: unknown, code: number): never {
-  process.stderr.write(`pod-identity-webhook: ${(error as Error).message.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(code);
-}
 
 /** `check` answers bad input with exit status 2, usage errors included; everything else with 1. */
 const exitCode = (error: CommanderError, check: boolean): number =>
@@ -45,14 +40,14 @@ export function addTrustPolicyCommand(program: Command): void {
     .option(
       '--namespace <ns>',
       'namespace (* and ? are wildcards); repeatable: one for every --service-account, or one each, paired in order',
-      repeat,
+      collect,
     )
     .option(
       '--service-account <name>',
       'ServiceAccount name or NS/NAME (* and ? are wildcards); repeatable',
-      repeat,
+      collect,
     )
-    .option('--audience <aud>', 'token audience, repeatable (default: sts.amazonaws.com)', repeat)
+    .option('--audience <aud>', 'token audience, repeatable (default: sts.amazonaws.com)', collect)
     .option('--partition <partition>', 'AWS partition: aws (default), aws-cn, aws-us-gov, ...')
     .option('--provider-arn <arn>', 'the OIDC provider ARN whole, instead of --account and --partition')
     .addHelpText(
