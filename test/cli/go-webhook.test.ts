@@ -2,14 +2,13 @@
 // changed: its Deployment runs `/webhook` with flags and no subcommand, behind a Service on 443.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_SCRIPT } from '../../hack/webhook-entry.mjs';
 import { repoRoot } from '../support/paths.js';
-import { servingPorts } from '../support/serving.js';
+import { postReview, serveArgs, servingPorts } from '../support/serving.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
 
@@ -57,14 +56,7 @@ async function servingPort(started: Started): Promise<number> {
 
 /** Where certificates, ServiceAccounts and ports go: the same for every way of starting. */
 const localArgs = (certs: TestCertificates): string[] => [
-  '--port',
-  '0',
-  '--metrics-port',
-  '0',
-  '--tls-cert',
-  certs.certFile,
-  '--tls-key',
-  certs.keyFile,
+  ...serveArgs(certs).slice(1), // without the subcommand: these are Go-style command lines
   '--service-accounts',
   SERVICE_ACCOUNTS,
   '--shutdown-delay',
@@ -79,32 +71,9 @@ async function v1beta1Review(): Promise<string> {
   return JSON.stringify({ ...review, apiVersion: 'admission.k8s.io/v1beta1' });
 }
 
-function post(port: number, ca: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca,
-        agent: false,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      },
-    );
-    req.once('error', reject);
-    req.end(body);
-  });
-}
-
 /** The webhook answers a Pod CREATE with a patch that gives it the role. */
 async function expectMutates(port: number, certs: TestCertificates): Promise<void> {
-  const answer = await post(port, certs.ca, await v1beta1Review());
+  const answer = await postReview(port, certs.ca, await v1beta1Review());
   expect(answer.status).toBe(200);
   const response = (JSON.parse(answer.body) as { apiVersion: string; response: { patch: string } }).response;
   expect(JSON.parse(answer.body)).toMatchObject({ apiVersion: 'admission.k8s.io/v1beta1' });

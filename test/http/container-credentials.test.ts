@@ -1,7 +1,6 @@
 // `serve --watch-container-credentials-config`: the file is read at startup, and a rewrite of it
 // switches a ServiceAccount between IRSA and EKS Pod Identity without a restart.
 import { mkdtemp, rename, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -10,6 +9,7 @@ import { serve, type RunningServer } from '../../src/commands/serve.js';
 import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
 import type { Operation } from '../../src/mutation/patch.js';
 import { ENV } from '../../src/vocabulary.js';
+import { postReview, testServeFlags } from '../support/serving.js';
 import { appPod, podReview } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
@@ -24,25 +24,10 @@ afterEach(async () => {
   running = undefined;
 });
 
-function patchOf(port: number): Promise<Operation[]> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca: certs.ca, servername: 'localhost' },
-      (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => {
-          const patch = (JSON.parse(body) as { response: { patch?: string } }).response.patch;
-          resolve(
-            patch === undefined ? [] : (JSON.parse(Buffer.from(patch, 'base64').toString()) as Operation[]),
-          );
-        });
-      },
-    );
-    req.on('error', reject);
-    req.setHeader('content-type', 'application/json');
-    req.end(JSON.stringify(podReview(appPod('s3-reader'))));
-  });
+async function patchOf(port: number): Promise<Operation[]> {
+  const { body } = await postReview(port, certs.ca, podReview(appPod('s3-reader')));
+  const patch = (JSON.parse(body) as { response: { patch?: string } }).response.patch;
+  return patch === undefined ? [] : (JSON.parse(Buffer.from(patch, 'base64').toString()) as Operation[]);
 }
 
 const envNames = (patch: Operation[]): string[] =>
@@ -64,18 +49,7 @@ describe('serve --watch-container-credentials-config', () => {
     };
     await write([]);
     running = await serve(
-      {
-        port: 0,
-        metricsPort: 0,
-        tlsCert: certs.certFile,
-        tlsKey: certs.keyFile,
-        tlsMinVersion: '1.2',
-        serviceAccounts: 'examples/service-accounts.yaml',
-        serviceAccountLookupGracePeriod: 1000,
-        shutdownDelay: 0,
-        logLevel: 'silent',
-        containerCredentialsConfig: file,
-      },
+      { ...testServeFlags(certs), containerCredentialsConfig: file },
       DEFAULT_MUTATION_OPTIONS,
       { log: pino({ level: 'silent' }) },
     );

@@ -2,21 +2,21 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
-import { request as httpsRequest, Agent } from 'node:https';
+import { Agent } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serve, type RunningServer, type ServeFlags } from '../../src/commands/serve.js';
+import { serve, type RunningServer } from '../../src/commands/serve.js';
 import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
 import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
 import { createCA, issueCertificate } from '../../scripts/pki.mjs';
 import { appPod, podReview, ROLE_ARN, ROLE_ARN_KEY } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { waitFor } from '../support/wait.js';
-import { serveArgs, servingPorts } from '../support/serving.js';
+import { httpsGet, postReview, serveArgs, servingPorts, testServeFlags } from '../support/serving.js';
 import { captureLog } from '../support/log.js';
 
 /** A source whose lookups wait until released: holds a request in flight. */
@@ -38,20 +38,6 @@ function heldSource(): ServiceAccountSource & { release(): void; waiting: Promis
   };
 }
 
-function flags(certs: TestCertificates): ServeFlags {
-  return {
-    port: 0,
-    metricsPort: 0,
-    tlsCert: certs.certFile,
-    tlsKey: certs.keyFile,
-    tlsMinVersion: '1.2',
-    serviceAccounts: 'examples/service-accounts.yaml',
-    serviceAccountLookupGracePeriod: 1000,
-    shutdownDelay: 0,
-    logLevel: 'silent',
-  };
-}
-
 /** The fingerprint of the certificate a new TLS connection is served. */
 function servedFingerprint(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -60,47 +46,6 @@ function servedFingerprint(port: number, ca: string): Promise<string> {
       socket.end();
     });
     socket.once('error', reject);
-  });
-}
-
-function post(
-  port: number,
-  ca: string,
-  body: object,
-  agent?: Agent,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        ca,
-        // A connection of its own unless given an agent: the global one keeps sockets alive.
-        agent: agent ?? false,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      },
-    );
-    req.once('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
-function get(port: number, ca: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    httpsRequest({ host: '127.0.0.1', port, path, ca, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    })
-      .once('error', reject)
-      .end();
   });
 }
 
@@ -120,11 +65,14 @@ afterEach(async () => {
 describe('certificate reload', () => {
   it('serves a rotated certificate to new connections while a request in flight completes', async () => {
     const source = heldSource();
-    running = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log: pino({ level: 'silent' }), source });
+    running = await serve(testServeFlags(certs), DEFAULT_MUTATION_OPTIONS, {
+      log: pino({ level: 'silent' }),
+      source,
+    });
     const before = await fingerprintOf(certs.certFile);
     expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
 
-    const inFlight = post(running.port, certs.ca, podReview(appPod()));
+    const inFlight = postReview(running.port, certs.ca, podReview(appPod()));
     await source.waiting;
 
     // Rotate as a Secret volume does: write the new files aside, then rename over the old ones.
@@ -158,7 +106,7 @@ describe('certificate reload', () => {
   it('keeps the current certificate when the new files do not fit together', async () => {
     const logs: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => logs.push(line) });
-    running = await serve(flags(certs), DEFAULT_MUTATION_OPTIONS, { log });
+    running = await serve(testServeFlags(certs), DEFAULT_MUTATION_OPTIONS, { log });
     const before = await fingerprintOf(certs.certFile);
     const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
     await copyFile(other.key, certs.keyFile);
@@ -166,18 +114,18 @@ describe('certificate reload', () => {
       logs.some((line) => line.includes('serving certificate not reloaded')) ? true : undefined,
     );
     expect(await servedFingerprint(running.port, certs.ca)).toBe(before);
-    expect((await post(running.port, certs.ca, podReview(appPod('x')))).status).toBe(200);
+    expect((await postReview(running.port, certs.ca, podReview(appPod('x')))).status).toBe(200);
   });
 
   it('refuses to start with a key that does not match the certificate, naming both files', async () => {
     const other = await createCA(join(certs.dir, 'other'), 'ca', 'unrelated');
     await expect(
-      serve({ ...flags(certs), tlsKey: other.key }, DEFAULT_MUTATION_OPTIONS, {
+      serve({ ...testServeFlags(certs), tlsKey: other.key }, DEFAULT_MUTATION_OPTIONS, {
         log: pino({ level: 'silent' }),
       }),
     ).rejects.toThrow(`--tls-key ${other.key} does not fit --tls-cert ${certs.certFile}`);
     await expect(
-      serve({ ...flags(certs), tlsCert: '/nonexistent/tls.crt' }, DEFAULT_MUTATION_OPTIONS, {
+      serve({ ...testServeFlags(certs), tlsCert: '/nonexistent/tls.crt' }, DEFAULT_MUTATION_OPTIONS, {
         log: pino({ level: 'silent' }),
       }),
     ).rejects.toThrow('--tls-cert /nonexistent/tls.crt cannot be read: ENOENT');
@@ -209,7 +157,7 @@ describe('a cluster that cannot be reached', () => {
     );
     const { log, lines } = captureLog('debug');
     running = await serve(
-      { ...flags(certs), serviceAccounts: undefined, kubeconfig },
+      { ...testServeFlags(certs), serviceAccounts: undefined, kubeconfig },
       DEFAULT_MUTATION_OPTIONS,
       {
         log,
@@ -225,7 +173,7 @@ describe('a cluster that cannot be reached', () => {
       expect(JSON.stringify(line)).not.toContain('stack');
       expect(JSON.stringify(line).length).toBeLessThan(400);
     }
-    const readyz = await get(running.port, certs.ca, '/readyz');
+    const readyz = await httpsGet(running.port, certs.ca, '/readyz');
     expect(readyz.status).toBe(503);
     const { reasons } = JSON.parse(readyz.body) as { reasons: string[] };
     expect(reasons).toEqual([expect.stringMatching(/^ServiceAccount cache not synced: .*ECONNREFUSED/)]);
@@ -237,24 +185,24 @@ describe('a cluster that cannot be reached', () => {
 describe('shutdown', () => {
   it('stops being ready, keeps serving through the delay, finishes the request in flight, then refuses connections', async () => {
     const source = heldSource();
-    const server = await serve({ ...flags(certs), shutdownDelay: 2000 }, DEFAULT_MUTATION_OPTIONS, {
+    const server = await serve({ ...testServeFlags(certs), shutdownDelay: 2000 }, DEFAULT_MUTATION_OPTIONS, {
       log: pino({ level: 'silent' }),
       source,
     });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const inFlight = post(server.port, certs.ca, podReview(appPod()), agent);
+    const inFlight = postReview(server.port, certs.ca, podReview(appPod()), agent);
     await source.waiting;
     const closed = server.shutdown();
-    const readyz = await get(server.port, certs.ca, '/readyz');
+    const readyz = await httpsGet(server.port, certs.ca, '/readyz');
     expect(readyz).toEqual({
       status: 503,
       body: JSON.stringify({ status: 'not ready', reasons: ['shutting down'] }),
     });
     source.release();
     expect((await inFlight).status).toBe(200);
-    expect((await post(server.port, certs.ca, podReview(appPod()))).status).toBe(200);
+    expect((await postReview(server.port, certs.ca, podReview(appPod()))).status).toBe(200);
     await closed;
-    await expect(post(server.port, certs.ca, podReview(appPod()))).rejects.toThrow(/ECONNREFUSED/);
+    await expect(postReview(server.port, certs.ca, podReview(appPod()))).rejects.toThrow(/ECONNREFUSED/);
     agent.destroy();
   });
 
