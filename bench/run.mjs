@@ -1,36 +1,184 @@
-// npm run bench: the HTTPS server under keep-alive load from a second process, then the pure
-// mutation alone. Prints requests/s, p50/p99/p99.9 latency, the server's peak RSS and µs per Pod.
-// Bounded: BENCH_SECONDS (default 5) per scenario, concurrency BENCH_CONCURRENCY (default 16).
+// npm run bench: this webhook beside a bare Node HTTPS server and (when
+// POD_IDENTITY_WEBHOOK_BENCH_GO names its binary) the Go webhook, in the same run, against the same
+// real kube-apiserver and ServiceAccounts (cluster mode for both webhooks), each server on one CPU
+// (BENCH_SERVER_CPU, default 0) and the load generator, etcd and kube-apiserver on another
+// (BENCH_LOAD_CPU, default 1). For 1, 5 and 20 containers per Pod (BENCH_CONTAINERS):
+//   closed loop: BENCH_CONCURRENCY (16) keep-alive connections for BENCH_SECONDS (5): req/s, p99;
+//   open loop:   BENCH_RATE (1000) req/s on a fixed timeline for BENCH_OPEN_SECONDS (10), latency
+//                from each request's scheduled time: p50, p99, p99.9;
+//   peak RSS (VmHWM) of each server; then the start-up and memory results of
+//   bench/startup-memory.mjs and the pure mutation's time per Pod.
+// The webhook is the bundle the image runs (dist/bundle/cli.mjs, with the Dockerfile ENTRYPOINT's
+// Node flags); BENCH_WEBHOOK=dist runs dist/cli/main.js instead. Prints a table and writes JSON to
+// bench/results/latest.json or --json PATH.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { createCA, issueCertificate } from '../scripts/pki.mjs';
-import { injectIdentity } from '../dist/mutation/inject.js';
-import { diffPods } from '../dist/mutation/patch.js';
+import { issueCertificate } from '../scripts/pki.mjs';
+import { adminClient, startCluster } from './e2e-cluster.mjs';
+import {
+  formatTable as formatStartupMemory,
+  startupMemory as startupMemoryBench,
+} from './startup-memory.mjs';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const ROLE = 'arn:aws:iam::111122223333:role/bench';
+const env = process.env;
+const numbers = (value, fallback) => (value ?? fallback).split(',').map(Number);
+const config = {
+  closedSeconds: Number(env.BENCH_SECONDS ?? 5),
+  openSeconds: Number(env.BENCH_OPEN_SECONDS ?? 10),
+  rate: Number(env.BENCH_RATE ?? 1000),
+  connections: Number(env.BENCH_CONCURRENCY ?? 16),
+  containers: numbers(env.BENCH_CONTAINERS, '1,5,20'),
+  serviceAccounts: Number(env.BENCH_SERVICE_ACCOUNTS ?? 2000),
+  warmupSeconds: Number(env.BENCH_WARMUP_SECONDS ?? 3),
+  serverCpu: env.BENCH_SERVER_CPU ?? '0',
+  loadCpu: env.BENCH_LOAD_CPU ?? '1',
+  webhook: env.BENCH_WEBHOOK === 'dist' ? 'dist/cli/main.js' : 'dist/bundle/cli.mjs',
+  go: env.POD_IDENTITY_WEBHOOK_BENCH_GO || undefined,
+};
+const jsonArg = process.argv.indexOf('--json');
 const root = new URL('..', import.meta.url).pathname;
+const jsonPath = resolve(jsonArg > 0 ? process.argv[jsonArg + 1] : join(root, 'bench/results/latest.json'));
+const NAMESPACE = 'bench';
+const ROLE = 'arn:aws:iam::111122223333:role/bench';
+const pin = availableParallelism() > 1;
+const run = promisify(execFile);
 
-const dir = await mkdtemp(join(tmpdir(), 'piw-bench-'));
-const ca = await createCA(dir);
-const tls = await issueCertificate(dir, 'tls', ca, { commonName: 'bench', hosts: ['127.0.0.1'] });
-await writeFile(
-  join(dir, 'accounts.yaml'),
-  `apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: bench, namespace: bench, annotations: {eks.amazonaws.com/role-arn: "${ROLE}"}}}\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: plain, namespace: bench}}\n`,
-);
+if (!process.version.startsWith('v24.'))
+  console.warn(`warning: Node ${process.version}; CI and the image run Node 24`);
+// The load generator, etcd and kube-apiserver inherit this process's CPU; the servers get their own.
+if (pin) await run('taskset', ['-pc', config.loadCpu, String(process.pid)]);
+const loadBefore = readFileSync('/proc/loadavg', 'utf8').trim();
+
+/** The image's Node flags: what the Dockerfile ENTRYPOINT passes before /app/cli.mjs. */
+function imageNodeFlags() {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  if (!entrypoint)
+    throw new Error('Dockerfile: no ENTRYPOINT ["node", ..., "/app/cli.mjs"] to take Node flags from');
+  const argv = JSON.parse(entrypoint[1]);
+  return argv.slice(1, argv.indexOf('/app/cli.mjs'));
+}
+
+const freePort = () =>
+  new Promise((resolvePort, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+    server.once('error', reject);
+  });
+
+async function startServer(name, command, args, logFile) {
+  const log = await open(logFile, 'w');
+  // taskset execs the command: the pid is the server's, for /proc/<pid>/status.
+  const argv = pin ? ['taskset', '-c', config.serverCpu, command, ...args] : [command, ...args];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log.fd, log.fd] });
+  child.once('exit', () => void log.close());
+  return { name, child, logFile };
+}
+
+function stopServer({ child }) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 12_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** CPU time the server has used (user + system), in µs; /proc counts in ticks of 10 ms. */
+const cpuMicros = async ({ child }) => {
+  const fields = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
+
+const peakRssMiB = async ({ child }) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
+
+/** One POST of `body` over a fresh connection: the parsed AdmissionReview answer, or undefined. */
+async function answer(port, ca, body) {
+  const { request } = await import('node:https');
+  return new Promise((done) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate',
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          try {
+            done(res.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined);
+          } catch {
+            done(undefined);
+          }
+        });
+      },
+    );
+    req.on('error', () => done(undefined));
+    req.end(body);
+  });
+}
+
+const patchOf = (review) =>
+  review?.response?.patch
+    ? JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8'))
+    : undefined;
+
+/** Waits until the server answers; webhooks must answer with a patch (their cache is synced). */
+async function ready(server, ca, body) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (server.child.exitCode !== null) throw new Error(`${server.name} exited; log: ${server.logFile}`);
+    const review = await answer(server.port, ca, body);
+    if (review && (server.name === 'bare' || patchOf(review))) return;
+    if (Date.now() > deadline) throw new Error(`${server.name} not ready after 60 s; log: ${server.logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** One run of bench/load.mjs against `server`, with the server's CPU time per answered request. */
+async function load(server, ca, bodyFile, mode, seconds) {
+  const cpuBefore = await cpuMicros(server);
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(root, 'bench/load.mjs'),
+      JSON.stringify({
+        port: server.port,
+        ca,
+        body: bodyFile,
+        mode,
+        connections: config.connections,
+        seconds,
+        rate: config.rate,
+      }),
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  const result = JSON.parse(stdout);
+  return { ...result, cpuMicrosPerRequest: ((await cpuMicros(server)) - cpuBefore) / result.requests };
+}
 
 // A recorded review as kube-apiserver sends it, widened to n containers.
 const template = JSON.parse(await readFile(join(root, 'test/fixtures/existing-volumes/review.json'), 'utf8'));
 function review(containers, serviceAccount) {
   const copy = structuredClone(template);
   const pod = copy.request.object;
-  pod.metadata.namespace = 'bench';
-  copy.request.namespace = 'bench';
+  pod.metadata.namespace = NAMESPACE;
+  copy.request.namespace = NAMESPACE;
   pod.spec.serviceAccountName = serviceAccount;
   pod.spec.containers = Array.from({ length: containers }, (_, i) => ({
     ...structuredClone(template.request.object.spec.containers[0]),
@@ -39,91 +187,207 @@ function review(containers, serviceAccount) {
   return copy;
 }
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+const dir = await mkdtemp(join(tmpdir(), 'piw-bench-'));
+console.log(`bench: files and server logs in ${dir}`);
+const cluster = await startCluster();
+const servers = [];
+const results = [];
+try {
+  const { context } = cluster;
+  const { api, close } = adminClient(context);
+  const created = await api('POST', '/api/v1/namespaces', { metadata: { name: NAMESPACE } });
+  if (created.status !== 201) throw new Error(`creating namespace ${NAMESPACE}: HTTP ${created.status}`);
+  // `bench` has a role, `plain` none; the others (every other one with a role) fill the cache.
+  const accounts = [
+    { name: 'bench', role: ROLE },
+    { name: 'plain' },
+    ...Array.from({ length: Math.max(0, config.serviceAccounts - 2) }, (_, i) => ({
+      name: `app-${i}`,
+      role: i % 2 === 0 ? `${ROLE}-${i}` : undefined,
+    })),
+  ];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < accounts.length) {
+        const { name, role } = accounts[next++];
+        const annotations = role ? { 'eks.amazonaws.com/role-arn': role } : undefined;
+        const res = await api('POST', `/api/v1/namespaces/${NAMESPACE}/serviceaccounts`, {
+          metadata: { name, annotations },
+        });
+        if (res.status !== 201) throw new Error(`creating ServiceAccount ${name}: HTTP ${res.status}`);
+      }
+    }),
+  );
+  close();
 
-const port = await freePort();
-const metricsPort = await freePort();
-const server = spawn(
-  process.execPath,
-  [
-    join(root, 'dist/cli/main.js'),
-    'serve',
+  const tls = await issueCertificate(dir, 'serving', context.webhookCa, {
+    commonName: 'bench',
+    hosts: ['127.0.0.1'],
+  });
+  const ca = readFileSync(context.webhookCa.cert);
+  const nodeFlags = config.webhook.startsWith('dist/bundle') ? imageNodeFlags() : [];
+  const ports = async () => [await freePort(), await freePort()];
+  const [barePort] = await ports();
+  servers.push({
+    ...(await startServer(
+      'bare',
+      process.execPath,
+      [join(root, 'bench/bare-server.mjs'), String(barePort), tls.cert, tls.key],
+      join(dir, 'bare.log'),
+    )),
+    port: barePort,
+  });
+  const [webhookPort, webhookMetrics] = await ports();
+  const serve = [
     '--port',
-    String(port),
+    webhookPort,
     '--metrics-port',
-    String(metricsPort),
+    webhookMetrics,
     '--tls-cert',
     tls.cert,
     '--tls-key',
     tls.key,
-    '--service-accounts',
-    join(dir, 'accounts.yaml'),
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
-for (;;) {
-  const up = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
-    () => true,
-    () => false,
-  );
-  if (up) break;
-  await new Promise((r) => setTimeout(r, 50));
-}
+  ];
+  servers.push({
+    ...(await startServer(
+      'webhook',
+      process.execPath,
+      [
+        ...nodeFlags,
+        join(root, config.webhook),
+        'serve',
+        ...serve.map(String),
+        '--kubeconfig',
+        context.kubeconfig,
+      ],
+      join(dir, 'webhook.log'),
+    )),
+    port: webhookPort,
+  });
+  if (config.go) {
+    const [goPort, goMetrics] = await ports();
+    const flags = [
+      `--port=${goPort}`,
+      `--metrics-port=${goMetrics}`,
+      `--tls-cert=${tls.cert}`,
+      `--tls-key=${tls.key}`,
+    ];
+    servers.push({
+      ...(await startServer(
+        'go',
+        config.go,
+        ['--in-cluster=false', `--kubeconfig=${context.kubeconfig}`, ...flags],
+        join(dir, 'go.log'),
+      )),
+      port: goPort,
+    });
+  }
+  const warmup = join(dir, 'warmup.json');
+  await writeFile(warmup, JSON.stringify(review(5, 'bench')));
+  for (const server of servers) {
+    await ready(server, ca, readFileSync(warmup));
+    await load(server, context.webhookCa.cert, warmup, 'closed', config.warmupSeconds);
+  }
 
-const peakRss = async () => {
-  const status = await readFile(`/proc/${server.pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
-};
-
-const rows = [];
-const load = (file, seconds) =>
-  promisify(execFile)(process.execPath, [
-    join(root, 'bench/load.mjs'),
-    String(port),
-    ca.cert,
-    file,
-    String(CONCURRENCY),
-    String(seconds),
-  ]);
-try {
-  // Warm-up, so the first scenario does not pay for the JIT.
-  await writeFile(join(dir, 'warmup.json'), JSON.stringify(review(5, 'bench')));
-  await load(join(dir, 'warmup.json'), Math.min(2, SECONDS));
-  for (const containers of [1, 5, 20]) {
-    for (const [label, account] of [
-      ['mutated', 'bench'],
-      ['unchanged', 'plain'],
-    ]) {
-      const file = join(dir, `review-${containers}-${label}.json`);
-      await writeFile(file, JSON.stringify(review(containers, account)));
-      const { stdout } = await load(file, SECONDS);
-      const result = JSON.parse(stdout);
-      rows.push({ scenario: `${containers} container(s), ${label}`, ...result, peakRssMiB: await peakRss() });
+  for (const containers of config.containers) {
+    const file = join(dir, `review-${containers}.json`);
+    await writeFile(file, JSON.stringify(review(containers, 'bench')));
+    const rows = [];
+    for (const server of servers) {
+      const patch = patchOf(await answer(server.port, ca, readFileSync(file)));
+      if (server.name !== 'bare' && !patch)
+        throw new Error(`${server.name} did not mutate the ${containers}-container Pod`);
+      const row = { containers, server: server.name, patchOperations: patch?.length ?? 0 };
+      row.closed = await load(server, context.webhookCa.cert, file, 'closed', config.closedSeconds);
+      rows.push(row);
     }
+    for (const row of rows) {
+      const server = servers.find((s) => s.name === row.server);
+      row.open = await load(server, context.webhookCa.cert, file, 'open', config.openSeconds);
+      row.peakRssMiB = await peakRssMiB(server);
+    }
+    results.push(...rows);
   }
 } finally {
-  server.kill('SIGTERM');
+  await Promise.all(servers.map(stopServer));
+  await cluster.stop();
 }
+const loadAfter = readFileSync('/proc/loadavg', 'utf8').trim();
 
+// Goals (issue 10): at the steady rate, p99 <= 1.5x and p99.9 <= 2x the bare server's, and no
+// worse than the Go webhook's.
+const ratios = config.containers.map((containers) => {
+  const of = (name) => results.find((r) => r.containers === containers && r.server === name);
+  const [bare, webhook, go] = [of('bare'), of('webhook'), of('go')];
+  const ratio = (a, b) => Math.round((a / b) * 100) / 100;
+  const p99 = ratio(webhook.open.p99, bare.open.p99);
+  const p999 = ratio(webhook.open.p999, bare.open.p999);
+  return {
+    containers,
+    p99VsBare: p99,
+    p999VsBare: p999,
+    ...(go && {
+      p99VsGo: ratio(webhook.open.p99, go.open.p99),
+      p999VsGo: ratio(webhook.open.p999, go.open.p999),
+    }),
+    goals: {
+      p99WithinBare: p99 <= 1.5,
+      p999WithinBare: p999 <= 2,
+      ...(go && {
+        p99NoWorseThanGo: webhook.open.p99 <= go.open.p99,
+        p999NoWorseThanGo: webhook.open.p999 <= go.open.p999,
+      }),
+    },
+  };
+});
+
+const f = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 console.log(
-  `HTTPS /mutate, keep-alive, concurrency ${CONCURRENCY}, ${SECONDS}s per scenario (node ${process.version})`,
+  `\nHTTPS /mutate, cluster mode (${config.serviceAccounts} ServiceAccounts), webhook = ${config.webhook}; node ${process.version}; ` +
+    `servers on CPU ${config.serverCpu}, load on CPU ${config.loadCpu}`,
 );
 console.log(
-  'scenario                        req/s    p50 ms   p99 ms  p99.9 ms  failures  server peak RSS MiB',
+  `closed loop: ${config.connections} connections, ${config.closedSeconds} s; open loop: ${config.rate} req/s for ${config.openSeconds} s, ` +
+    'latency from the scheduled send time',
 );
-for (const r of rows) {
+console.log(
+  'containers  server    closed req/s  closed p99 ms  CPU µs/req  open p50 ms  open p99 ms  open p99.9 ms  open max ms  failures  peak RSS MiB',
+);
+for (const r of results) {
   console.log(
-    `${r.scenario.padEnd(30)} ${r.rps.toFixed(0).padStart(6)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(8)} ${r.p999.toFixed(2).padStart(9)} ${String(r.failures).padStart(9)} ${r.peakRssMiB.toFixed(1).padStart(20)}`,
+    `${String(r.containers).padStart(10)}  ${r.server.padEnd(8)} ${f(r.closed.rps, 0).padStart(13)} ${f(r.closed.p99).padStart(14)} ${f(r.closed.cpuMicrosPerRequest, 0).padStart(11)} ${f(r.open.p50).padStart(12)} ` +
+      `${f(r.open.p99).padStart(12)} ${f(r.open.p999).padStart(14)} ${f(r.open.max).padStart(12)} ${String(r.closed.failures + r.open.failures).padStart(9)} ${f(r.peakRssMiB, 1).padStart(13)}`,
   );
 }
+const mark = (ok) => (ok === undefined ? '' : ok ? ' ok' : ' MISSED');
+console.log(
+  '\nwebhook at the steady rate: ratio to bare (goal p99 <= 1.5, p99.9 <= 2) and to Go (goal <= 1)',
+);
+for (const r of ratios) {
+  console.log(
+    `${String(r.containers).padStart(10)}  p99 ${f(r.p99VsBare)}x bare${mark(r.goals.p99WithinBare)}, p99.9 ${f(r.p999VsBare)}x bare${mark(r.goals.p999WithinBare)}` +
+      (r.p99VsGo === undefined
+        ? '  (Go webhook: set POD_IDENTITY_WEBHOOK_BENCH_GO)'
+        : `; p99 ${f(r.p99VsGo)}x Go${mark(r.goals.p99NoWorseThanGo)}, p99.9 ${f(r.p999VsGo)}x Go${mark(r.goals.p999NoWorseThanGo)}`),
+  );
+}
+console.log(`\nload average before: ${loadBefore}; after: ${loadAfter}`);
 
-console.log('\npure mutation (inject + diff), in process');
+// Start-up and memory (bench/startup-memory.mjs, its own cluster), after the latency runs.
+const startupMemory = await startupMemoryBench({
+  counts: [config.serviceAccounts],
+  entries: [config.webhook.startsWith('dist/bundle') ? 'bundle' : 'dist'],
+  nodeFlags: [config.webhook.startsWith('dist/bundle') ? imageNodeFlags().join(' ') : ''],
+  runs: Number(env.BENCH_STARTUP_RUNS ?? 3),
+  loadSeconds: config.closedSeconds,
+  cpu: config.serverCpu,
+});
+console.log(`\n${formatStartupMemory(startupMemory)}`);
+
+// The pure mutation, in this process: what one Pod costs without HTTP.
+const { injectIdentity } = await import('../dist/mutation/inject.js');
+const { diffPods } = await import('../dist/mutation/patch.js');
 const identity = {
   roleArn: ROLE,
   audience: 'sts.amazonaws.com',
@@ -134,61 +398,35 @@ const identity = {
   region: 'eu-west-1',
   skipContainers: new Set(),
 };
-for (const containers of [1, 5, 20]) {
+const pureMutation = config.containers.map((containers) => {
   const pod = review(containers, 'bench').request.object;
   const iterations = 20000 / containers;
   for (let i = 0; i < 1000; i++) diffPods(pod, injectIdentity(pod, identity).pod);
   const started = performance.now();
   for (let i = 0; i < iterations; i++) diffPods(pod, injectIdentity(pod, identity).pod);
-  const micros = ((performance.now() - started) * 1000) / iterations;
-  console.log(`${String(containers).padStart(2)} container(s): ${micros.toFixed(1)} µs per Pod`);
-}
-
-console.log('\nServiceAccount cache memory (heap growth per cached ServiceAccount)');
-const { trimServiceAccount } = await import('../dist/serviceaccounts/cluster-source.js');
-const COUNT = 20000;
-const account = (i) => ({
-  apiVersion: 'v1',
-  kind: 'ServiceAccount',
-  metadata: {
-    name: `app-${i}`,
-    namespace: `team-${i % 200}`,
-    uid: crypto.randomUUID(),
-    resourceVersion: String(100000 + i),
-    creationTimestamp: '2026-01-01T00:00:00Z',
-    labels: { 'app.kubernetes.io/name': `app-${i}`, 'app.kubernetes.io/managed-by': 'Helm' },
-    annotations: {
-      'eks.amazonaws.com/role-arn': `arn:aws:iam::111122223333:role/app-${i}`,
-      'meta.helm.sh/release-name': `app-${i}`,
-      'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
-        metadata: { name: `app-${i}` },
-      }).repeat(8),
-    },
-    managedFields: [
-      {
-        manager: 'helm',
-        operation: 'Update',
-        apiVersion: 'v1',
-        time: '2026-01-01T00:00:00Z',
-        fieldsType: 'FieldsV1',
-        fieldsV1: { 'f:metadata': {} },
-      },
-    ],
-  },
-  secrets: [{ name: `app-${i}-token` }],
+  return { containers, microsPerPod: ((performance.now() - started) * 1000) / iterations };
 });
-const heapFor = (make) => {
-  globalThis.gc?.();
-  const before = process.memoryUsage().heapUsed;
-  const kept = Array.from({ length: COUNT }, (_, i) => make(i));
-  globalThis.gc?.();
-  const bytes = (process.memoryUsage().heapUsed - before) / COUNT;
-  return { bytes, kept };
-};
-const full = heapFor(account);
-full.kept.length = 0;
-const trimmed = heapFor((i) => trimServiceAccount('eks.amazonaws.com', account(i)));
-console.log(`full objects:    ${full.bytes.toFixed(0)} bytes each`);
 console.log(
-  `trimmed (cache): ${trimmed.bytes.toFixed(0)} bytes each (${COUNT} ServiceAccounts${globalThis.gc ? '' : '; run with --expose-gc for steadier numbers'})`,
+  `\npure mutation (inject + diff): ${pureMutation.map((m) => `${m.containers} container(s) ${f(m.microsPerPod, 1)} µs`).join(', ')}`,
 );
+
+await mkdir(dirname(jsonPath), { recursive: true });
+await writeFile(
+  jsonPath,
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      loadBefore,
+      loadAfter,
+      config,
+      results,
+      ratios,
+      startupMemory,
+      pureMutation,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`JSON: ${jsonPath}`);
