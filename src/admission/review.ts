@@ -147,6 +147,7 @@ export function validatePod(value: unknown, path: string): V1Pod {
   const spec = expectObject(pod['spec'], `${root}spec`);
   optional(spec['serviceAccountName'], `${root}spec.serviceAccountName`, expectString);
   optional(spec['nodeSelector'], `${root}spec.nodeSelector`, expectStringMap);
+  optional(spec['securityContext'], `${root}spec.securityContext`, expectObject);
   validateAffinity(spec['affinity'], `${root}spec.affinity`);
   const volumes = optional(spec['volumes'], `${root}spec.volumes`, expectArray) ?? [];
   volumes.forEach((volume, i) => expectObject(volume, `${root}spec.volumes[${i}]`));

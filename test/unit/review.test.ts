@@ -72,6 +72,15 @@ describe('validatePod', () => {
       'o.metadata.annotations["a"] must be a string, got number',
     ],
     [{ spec: { containers: [], nodeSelector: [] } }, 'o.spec.nodeSelector must be an object, got array'],
+    // Found by the fuzzer: fsGroup was written into a copy of whatever was there ("" became {fsGroup}).
+    [
+      { spec: { containers: [], securityContext: '' } },
+      'o.spec.securityContext must be an object, got string',
+    ],
+    [
+      { spec: { containers: [], securityContext: [] } },
+      'o.spec.securityContext must be an object, got array',
+    ],
     [
       {
         spec: {
