@@ -28,6 +28,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The kind cluster (test/kind/README.md): `hack/kind/offline.sh up` first and `down` after,
+        // or a cluster already up with POD_IDENTITY_WEBHOOK_KIND_REUSE=1.
+        test: {
+          name: 'kind',
+          include: ['test/kind/**/*.test.ts'],
+          globalSetup: ['test/kind/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
