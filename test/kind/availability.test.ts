@@ -16,8 +16,9 @@ import {
   startSteadyLoad,
   type Workspace,
 } from './harness/workloads.js';
+import { waitFor } from '../support/wait.js';
 
-const { core } = useKind();
+const { core, policy } = useKind();
 let release: Release;
 let workspace: Workspace;
 
@@ -60,6 +61,18 @@ describe('the webhook under steady Pod creation, with failurePolicy Fail', () =>
     note(`upgraded: ${before.join(', ')} -> ${upgraded.join(', ')}`);
     expect(upgraded.filter((name) => before.includes(name))).toEqual([]);
 
+    // The disruption controller counts the new replicas before the budget allows an eviction.
+    await waitFor(
+      'the PodDisruptionBudget to allow one disruption',
+      async () => {
+        const { status } = await policy.readNamespacedPodDisruptionBudget({
+          name: release.fullname,
+          namespace: release.namespace,
+        });
+        return status?.currentHealthy === 2 && status.disruptionsAllowed === 1 ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     const [first, second] = upgraded as [string, string];
     const evicted = await evict(release.namespace, first);
     note(`evict ${first}: ${evicted.code}`);

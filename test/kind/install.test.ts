@@ -1,13 +1,13 @@
 // `helm install --wait` of the chart in each certificate mode that can run on kind, and the
-// readiness gate: once helm's --wait has seen every webhook Pod Ready, each of them answers a
-// review at once, and kube-apiserver's calls for a real Pod create succeed (the caBundle it
-// verifies with is in place). certManager is the one mode not proven here: cert-manager's images
-// cannot be built or pulled on the offline CI machine (the chart proof, test/chart, checks its
-// objects against the real CRDs instead).
+// readiness gate: while helm installs, every webhook Pod is watched, and the moment one is seen
+// Ready it must answer a review itself; once --wait returns, Pods created through kube-apiserver
+// (the Service, the caBundle) come back mutated.
+// certManager is the one mode not proven here: cert-manager's images cannot be built or pulled on
+// the offline CI machine (the chart proof, test/chart, checks its objects against the real CRDs).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kind, useKind } from './harness/cluster.js';
+import { addDiagnostics, kind, useKind } from './harness/cluster.js';
 import {
   installRelease,
   isReady,
@@ -16,40 +16,96 @@ import {
   type Release,
   type Values,
 } from './harness/releases.js';
-import { createWorkspace, parkedPod } from './harness/workloads.js';
+import { createWorkspace, parkedPod, type Workspace } from './harness/workloads.js';
 import { injectedRoleArn, isMutated } from '../e2e/harness/inspect.js';
+import { describeError } from '../support/wait.js';
 import { createCA, issueCertificate } from '../../scripts/pki.mjs';
 import { serviceHosts } from '../../src/certificates/builtin.js';
 
 const { core, admission } = useKind();
 
-/** What a freshly installed release must do at once: every Pod ready and answering, Pods mutated. */
-async function expectAnswering(release: Release): Promise<string[]> {
-  const pods = await webhookPods(release);
-  expect(pods.map((p) => p.metadata!.name)).toHaveLength(2); // the chart's default replicaCount
-  expect(pods.every(isReady)).toBe(true);
+interface FirstReady {
+  pod: string;
+  /** Its own answer to a review, at once: true, or why not. */
+  answered: boolean | string;
+}
 
-  const workspace = await createWorkspace(release, 'install');
+/** Watches a release's webhook Pods while it installs; checks each one when first seen Ready. */
+function watchReadiness(release: Release, workspace: Workspace): { stop(): Promise<FirstReady[]> } {
+  const seen: FirstReady[] = [];
   const probe = parkedPod('probe', workspace.serviceAccount);
-  for (const pod of pods) {
-    const answer = await reviewThroughPod(pod, probe, workspace.namespace);
-    expect(answer.allowed, pod.metadata!.name).toBe(true);
-    expect(Buffer.from(answer.patch ?? '', 'base64').toString()).toContain(workspace.role);
-  }
+  let stopped = false;
+  const poll = async (): Promise<void> => {
+    const pods = await webhookPods(release).catch(() => []);
+    for (const pod of pods.filter(isReady)) {
+      const name = pod.metadata!.name!;
+      if (seen.some((s) => s.pod === name)) continue;
+      const entry: FirstReady = { pod: name, answered: false };
+      seen.push(entry);
+      entry.answered = await reviewThroughPod(pod, probe, workspace.namespace).then(
+        (answer) =>
+          answer.allowed &&
+          Buffer.from(answer.patch ?? '', 'base64')
+            .toString()
+            .includes(workspace.role),
+        (error: unknown) => describeError(error),
+      );
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await poll();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // polling interval
+    }
+    await poll();
+  })();
+  addDiagnostics(() => `readiness watch of ${release.name}: ${JSON.stringify(seen)}`);
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return seen;
+    },
+  };
+}
 
-  // Through kube-apiserver, the Service and the caBundle; enough creates to reach both replicas.
-  const stored = [];
+/** Installs a release while watching its readiness; returns it, its workspace and what was seen. */
+async function installWatched(
+  purpose: string,
+  values: (release: Release) => Promise<Values> = () => Promise.resolve({}),
+): Promise<{ release: Release; workspace: Workspace; firstReady: FirstReady[] }> {
+  let workspace: Workspace | undefined;
+  let watch: { stop(): Promise<FirstReady[]> } | undefined;
+  const release = await installRelease(purpose, async (r) => {
+    workspace = await createWorkspace(r, 'install');
+    watch = watchReadiness(r, workspace);
+    return values(r);
+  });
+  return { release, workspace: workspace!, firstReady: await watch!.stop() };
+}
+
+/**
+ * What a freshly installed release must do: each replica answered when first Ready; after --wait,
+ * Pods created through the Service are mutated.
+ * Returns the caBundles of its webhook configuration.
+ */
+async function expectAnswering(installed: {
+  release: Release;
+  workspace: Workspace;
+  firstReady: FirstReady[];
+}): Promise<string[]> {
+  const { release, workspace, firstReady } = installed;
+  expect(firstReady).toHaveLength(2); // the chart's default replicaCount
+  for (const entry of firstReady) expect(entry.answered, entry.pod).toBe(true);
+
+  // Enough creates for kube-apiserver to reach both replicas through the Service.
   for (let i = 0; i < 6; i++) {
-    stored.push(
-      await core.createNamespacedPod({
-        namespace: workspace.namespace,
-        body: parkedPod(`app-${i}`, workspace.serviceAccount),
-      }),
-    );
-  }
-  for (const pod of stored) {
-    expect(isMutated(pod), pod.metadata!.name).toBe(true);
-    expect(injectedRoleArn(pod)).toBe(workspace.role);
+    const stored = await core.createNamespacedPod({
+      namespace: workspace.namespace,
+      body: parkedPod(`app-${i}`, workspace.serviceAccount),
+    });
+    expect(isMutated(stored), stored.metadata!.name).toBe(true);
+    expect(injectedRoleArn(stored)).toBe(workspace.role);
   }
   const configuration = await admission.readMutatingWebhookConfiguration({ name: release.fullname });
   return configuration.webhooks!.map((w) => w.clientConfig.caBundle ?? '');
@@ -58,10 +114,11 @@ async function expectAnswering(release: Release): Promise<string[]> {
 const secretData = async (release: Release, name: string): Promise<Record<string, string>> =>
   (await core.readNamespacedSecret({ name, namespace: release.namespace })).data ?? {};
 
-describe('helm install --wait, then every webhook Pod answers at once', () => {
+describe('helm install --wait: each webhook Pod answers from the moment it is Ready', () => {
   it('default values: built-in certificates, the caBundle written by the webhook', async () => {
-    const release = await installRelease('builtin');
-    const caBundles = await expectAnswering(release);
+    const installed = await installWatched('builtin');
+    const { release } = installed;
+    const caBundles = await expectAnswering(installed);
     const secret = await secretData(release, `${release.fullname}-tls`);
     expect(Object.keys(secret)).toEqual(expect.arrayContaining(['tls.crt', 'tls.key', 'ca.crt']));
     // The chart renders no caBundle in this mode: the webhook wrote it, and trusts its own CA.
@@ -70,15 +127,18 @@ describe('helm install --wait, then every webhook Pod answers at once', () => {
   });
 
   it('certificates.mode=helm: the pair Helm generated, its CA as the caBundle', async () => {
-    const release = await installRelease('helm-certs', { certificates: { mode: 'helm' } });
-    const caBundles = await expectAnswering(release);
+    const installed = await installWatched('helm-certs', () =>
+      Promise.resolve({ certificates: { mode: 'helm' } }),
+    );
+    const { release } = installed;
+    const caBundles = await expectAnswering(installed);
     const secret = await secretData(release, `${release.fullname}-tls`);
     expect(caBundles).toEqual([secret['ca.crt']]);
   });
 
   it('certificates.mode=existingSecret: a Secret and CA brought by the operator', async () => {
     let caPem = '';
-    const release = await installRelease('existing', async (r): Promise<Values> => {
+    const installed = await installWatched('existing', async (r): Promise<Values> => {
       const dir = join(kind().ctx.runDir, 'pki', r.name);
       const ca = await createCA(dir, 'ca', `${r.name} test CA`);
       const serving = await issueCertificate(dir, 'serving', ca, {
@@ -104,7 +164,7 @@ describe('helm install --wait, then every webhook Pod answers at once', () => {
         },
       };
     });
-    const caBundles = await expectAnswering(release);
+    const caBundles = await expectAnswering(installed);
     expect(caBundles.map((b) => Buffer.from(b, 'base64').toString())).toEqual([caPem]);
   });
 });
