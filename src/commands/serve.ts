@@ -1,6 +1,6 @@
 // `serve`: the HTTPS webhook, its metrics port, certificate reload and graceful shutdown.
 import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent, Logger } from 'pino';
@@ -122,7 +122,11 @@ export async function serve(
       await delay(flags.shutdownDelay);
       certificates.stop();
       containerCredentials?.stop();
+      const drained = drainConnections(app.server as HttpsServer);
+      // Connections that never sent a byte are not the HTTP server's yet: app.close() drops them.
+      await Promise.race([drained, delay(2 * DRAIN_IDLE_MS)]);
       await app.close();
+      await drained;
       await Promise.all([
         new Promise((resolve) => metricsServer.close(resolve)),
         stopSource(),
@@ -130,6 +134,37 @@ export async function serve(
       ]);
     },
   };
+}
+
+/** How long a connection may stay idle during shutdown before it is closed under its client. */
+export const DRAIN_IDLE_MS = 1000;
+const DRAIN_POLL_MS = 100;
+
+/**
+ * Stops taking connections and lets each open one end cleanly; resolves once all have ended. Every
+ * answer from now on says `Connection: close`, so a client learns from the answer itself to send
+ * nothing more on that connection. Not server.close() at once: it also closes the connections that
+ * look idle, among them those whose next request is already on its way, which their clients see
+ * reset; nor fastify's close, which answers such requests 503. After DRAIN_IDLE_MS, connections
+ * found idle are closed: their clients have sent nothing for that long.
+ */
+function drainConnections(server: HttpsServer): Promise<void> {
+  server.prependListener('request', (_request, response) => response.setHeader('connection', 'close'));
+  let drained = false;
+  const closed = new Promise<void>((resolve) =>
+    NetServer.prototype.close.call(server, () => {
+      drained = true;
+      resolve();
+    }),
+  );
+  void (async () => {
+    await Promise.race([closed, delay(DRAIN_IDLE_MS)]);
+    while (!drained) {
+      server.closeIdleConnections();
+      await Promise.race([closed, delay(DRAIN_POLL_MS)]);
+    }
+  })();
+  return closed;
 }
 
 /** The first serving pair, and every later one through `onChange`, from files or the built-in CA. */

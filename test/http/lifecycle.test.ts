@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -204,6 +204,51 @@ describe('shutdown', () => {
     await closed;
     await expect(postReview(server.port, certs.ca, podReview(appPod()))).rejects.toThrow(/ECONNREFUSED/);
     agent.destroy();
+  });
+
+  it('answers every request sent on an open keep-alive connection while it shuts down: none is reset', async () => {
+    const server = await serve(testServeFlags(certs), DEFAULT_MUTATION_OPTIONS, {
+      log: pino({ level: 'silent' }),
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const body = JSON.stringify(podReview(appPod()));
+    // One request: its status, or why it failed and whether it had been written to a connection.
+    const send = () =>
+      new Promise<{ status?: number; error?: string; written: boolean }>((resolve) => {
+        let written = false;
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: server.port, path: '/mutate', method: 'POST', ca: certs.ca, agent },
+          (res) => res.resume().on('end', () => resolve({ status: res.statusCode, written })),
+        );
+        req.setHeader('content-type', 'application/json');
+        req.on('finish', () => (written = true));
+        req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code, written }));
+        req.end(body);
+      });
+    const results: Array<Awaited<ReturnType<typeof send>>> = [];
+    let shutdown: Promise<void> | undefined;
+    // Four clients send back to back until a connection is refused (the listener has closed).
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const result = await send();
+          results.push(result);
+          if (results.length === 200) shutdown = server.shutdown();
+          if (result.error !== undefined && !result.written) return;
+        }
+      }),
+    );
+    await shutdown;
+    agent.destroy();
+    const sent = results.filter((r) => r.written);
+    expect(sent.length).toBeGreaterThan(200);
+    expect(sent.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.filter((r) => !r.written).map((r) => r.error)).toEqual([
+      'ECONNREFUSED',
+      'ECONNREFUSED',
+      'ECONNREFUSED',
+      'ECONNREFUSED',
+    ]);
   });
 
   it('takes the Go webhook’s Deployment flags and exits with status 0 soon after SIGTERM', async () => {
