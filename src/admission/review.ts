@@ -47,6 +47,16 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? 'array' : typeof value;
 }
 
+const QUOTED = 100;
+
+/** A value in a message: a string quoted (its first 100 characters), anything else by its type. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value !== 'string') return describe(value);
+  if (value.length <= QUOTED) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, QUOTED)).slice(0, -1)}…" (${value.length} characters)`;
+}
+
 function expectObject(value: unknown, path: string): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidReviewError(`${path} must be an object, got ${describe(value)}`);
@@ -84,13 +94,11 @@ export function parseReview(body: unknown): AdmissionReview {
   const apiVersion = review['apiVersion'];
   if (!REVIEW_API_VERSIONS.includes(apiVersion as ReviewApiVersion)) {
     throw new InvalidReviewError(
-      `apiVersion must be one of ${REVIEW_API_VERSIONS.join(', ')}, got ${JSON.stringify(apiVersion) ?? 'nothing'}`,
+      `apiVersion must be one of ${REVIEW_API_VERSIONS.join(', ')}, got ${shown(apiVersion)}`,
     );
   }
   if (review['kind'] !== 'AdmissionReview') {
-    throw new InvalidReviewError(
-      `kind must be AdmissionReview, got ${JSON.stringify(review['kind']) ?? 'nothing'}`,
-    );
+    throw new InvalidReviewError(`kind must be AdmissionReview, got ${shown(review['kind'])}`);
   }
   const request = expectObject(review['request'], 'request');
   const uid = expectString(request['uid'], 'request.uid');

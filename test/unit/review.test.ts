@@ -44,6 +44,26 @@ describe('parseReview', () => {
   ])('rejects %j with a message naming the problem', (body, message) => {
     expect(() => parseReview(body)).toThrow(new InvalidReviewError(message));
   });
+
+  // Found by the fuzzer: the message quoted the value whole, and JSON.stringify overflowed the stack (500).
+  it.each([
+    ['apiVersion', 'apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1, got array'],
+    ['kind', 'kind must be AdmissionReview, got array'],
+  ])('names %s by its type when it is too deep to print', (field, message) => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => parseReview({ ...podReview(appPod()), [field]: deep })).toThrow(
+      new InvalidReviewError(message),
+    );
+  });
+
+  it('quotes at most 100 characters of a wrong apiVersion', () => {
+    expect(() => parseReview({ ...podReview(appPod()), apiVersion: 'v'.repeat(1_000_000) })).toThrow(
+      new InvalidReviewError(
+        `apiVersion must be one of admission.k8s.io/v1, admission.k8s.io/v1beta1, got "${'v'.repeat(100)}…" (1000000 characters)`,
+      ),
+    );
+  });
 });
 
 describe('validatePod', () => {
