@@ -151,6 +151,7 @@ export function validatePod(value: unknown, path: string): V1Pod {
   const root = path === '' ? '' : `${path}.`;
   const metadata = optional(pod['metadata'], `${root}metadata`, expectObject) ?? {};
   optional(metadata['annotations'], `${root}metadata.annotations`, expectStringMap);
+  optional(metadata['labels'], `${root}metadata.labels`, expectStringMap);
   optional(metadata['namespace'], `${root}metadata.namespace`, expectString);
   const spec = expectObject(pod['spec'], `${root}spec`);
   optional(spec['serviceAccountName'], `${root}spec.serviceAccountName`, expectString);

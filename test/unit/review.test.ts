@@ -101,6 +101,15 @@ describe('validatePod', () => {
       { spec: { containers: [], securityContext: [] } },
       'o.spec.securityContext must be an object, got array',
     ],
+    // Found by the fuzzer: the EKS Pod Identity label was added to a copy of whatever was there.
+    [
+      { metadata: { labels: 'x' }, spec: { containers: [] } },
+      'o.metadata.labels must be an object, got string',
+    ],
+    [
+      { metadata: { labels: { a: 1 } }, spec: { containers: [] } },
+      'o.metadata.labels["a"] must be a string, got number',
+    ],
     [
       {
         spec: {
