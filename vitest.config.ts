@@ -29,6 +29,16 @@ export default defineConfig({
         },
       },
       {
+        // `npm run soak` (test/soak/run.mjs sets the duration and rate; the test sets its own timeout).
+        test: {
+          name: 'soak',
+          include: ['test/soak/**/*.test.ts'],
+          globalSetup: ['test/e2e/harness/global-setup.ts'],
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // The kind cluster (test/kind/README.md): `hack/kind/offline.sh up` first and `down` after,
         // or a cluster already up with POD_IDENTITY_WEBHOOK_KIND_REUSE=1.
         test: {
