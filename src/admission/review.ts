@@ -153,6 +153,8 @@ export function validatePod(value: unknown, path: string): V1Pod {
   optional(metadata['annotations'], `${root}metadata.annotations`, expectStringMap);
   optional(metadata['labels'], `${root}metadata.labels`, expectStringMap);
   optional(metadata['namespace'], `${root}metadata.namespace`, expectString);
+  optional(metadata['name'], `${root}metadata.name`, expectString);
+  optional(metadata['generateName'], `${root}metadata.generateName`, expectString);
   const spec = expectObject(pod['spec'], `${root}spec`);
   optional(spec['serviceAccountName'], `${root}spec.serviceAccountName`, expectString);
   optional(spec['nodeSelector'], `${root}spec.nodeSelector`, expectStringMap);

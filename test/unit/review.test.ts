@@ -101,6 +101,12 @@ describe('validatePod', () => {
       { spec: { containers: [], securityContext: [] } },
       'o.spec.securityContext must be an object, got array',
     ],
+    // Found by the fuzzer: a name of 5 characters given as 5 warned "the Pod's name has undefined characters".
+    [{ metadata: { name: 5 }, spec: { containers: [] } }, 'o.metadata.name must be a string, got number'],
+    [
+      { metadata: { generateName: [] }, spec: { containers: [] } },
+      'o.metadata.generateName must be a string, got array',
+    ],
     // Found by the fuzzer: the EKS Pod Identity label was added to a copy of whatever was there.
     [
       { metadata: { labels: 'x' }, spec: { containers: [] } },
