@@ -2,6 +2,12 @@
 # Builds pinned kube-apiserver and etcd from the Go module proxy and caches them outside the
 # repository, keyed by version. Prints the cache's bin directory. A second run reuses the binaries.
 #
+#   bash hack/build-control-plane.sh [NAME...]
+#
+# NAME: etcd or any of KUBERNETES_COMMANDS below (default: etcd kube-apiserver). Each binary is
+# cached as NAME-VERSION with a NAME symlink. Sourced (`source hack/build-control-plane.sh`), it only
+# defines its functions and settings, for scripts that build other tools the same way.
+#
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod points its staging modules (k8s.io/api,
 # k8s.io/apimachinery, ...) at ./staging/src/..., which only resolves inside the kubernetes repo.
 # So we build from a throwaway wrapper module that replaces each staging module with its published
@@ -13,25 +19,34 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 GO_MINIMUM="1.26" # etcd v3.6.16's go.mod requires go 1.26
 CACHE_DIR="${POD_IDENTITY_WEBHOOK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-identity-webhook}"
 BIN_DIR="$CACHE_DIR/bin"
-KUBE_APISERVER="$BIN_DIR/kube-apiserver-$K8S_VERSION"
-ETCD="$BIN_DIR/etcd-$ETCD_VERSION"
+KUBERNETES_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
 
-log() { echo "build-control-plane: $*" >&2; }
+log() { echo "${LOG_PREFIX:-build-control-plane}: $*" >&2; }
 die() {
   log "$*"
   exit 1
 }
 
-command -v go >/dev/null || die "go is required (Go $GO_MINIMUM or newer)"
-command -v node >/dev/null || die "node is required (it reads the downloaded go.mod as JSON)"
-go_version="$(go env GOVERSION)"
-printf '%s\n%s\n' "go$GO_MINIMUM" "$go_version" | sort -V -C ||
-  die "Go $GO_MINIMUM or newer is required, found $go_version"
-mkdir -p "$BIN_DIR"
-export GOFLAGS="${GOFLAGS:--mod=mod}"
+require_go() {
+  command -v go >/dev/null || die "go is required (Go $GO_MINIMUM or newer)"
+  command -v node >/dev/null || die "node is required (it reads the downloaded go.mod as JSON)"
+  local go_version
+  go_version="$(go env GOVERSION)"
+  printf '%s\n%s\n' "go$GO_MINIMUM" "$go_version" | sort -V -C ||
+    die "Go $GO_MINIMUM or newer is required, found $go_version"
+  mkdir -p "$BIN_DIR"
+  export GOFLAGS="${GOFLAGS:--mod=mod}"
+}
 
-# A cached binary counts only if it runs and reports the expected version.
-reports_version() { "$1" --version 2>/dev/null | grep -q -- "${2#v}"; }
+# A cached binary counts only if it runs and reports the expected version. kubeadm and kubectl have
+# no --version flag; binaries from `go install` are checked by the module version Go recorded.
+reports_version() { # binary version
+  case "$(basename "$1")" in
+  kubeadm*) "$1" version -o short 2>/dev/null | grep -qx -- "$2" ;;
+  kubectl*) "$1" version --client 2>/dev/null | grep -q -- "$2\$" ;;
+  *) "$1" --version 2>/dev/null | grep -q -- "${2#v}" ;;
+  esac
+}
 
 # Builds into a temporary file and moves it into place only once it runs: a failed or concurrent
 # build never leaves a broken binary in the cache. Runs in a subshell, so its cleanup always runs.
@@ -47,8 +62,10 @@ install_binary() { # target version build-function
   )
 }
 
-build_kube_apiserver() { # output
-  local gomod minor patch ldflags pkg
+# The wrapper module for k8s.io/kubernetes at $K8S_VERSION in the current directory, importing the
+# given commands. Prints the linker flags that stamp the version, as a release build does.
+kubernetes_wrapper() { # command...
+  local gomod minor patch ldflags pkg name
   go mod init local/kube-apiserver-build >/dev/null 2>&1
   gomod="$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
     node -e 'const m = JSON.parse(require("fs").readFileSync(0, "utf8")); if (m.Error) { console.error(m.Error); process.exit(1) } console.log(m.GoMod)')" ||
@@ -69,15 +86,39 @@ build_kube_apiserver() { # output
     lines.push(")");
     console.log(lines.join("\n"));
   ' "$K8S_VERSION" "v0.$minor.$patch" >go.mod
-  log "kube-apiserver $K8S_VERSION: $(grep -c ' => ' go.mod) staging replaces; building (minutes on a cold cache)"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >tools.go
-  go mod tidy || die "go mod tidy failed for the kube-apiserver wrapper module"
+  log "$* $K8S_VERSION: $(grep -c ' => ' go.mod) staging replaces; building (minutes on a cold cache)"
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for name in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$name"; done
+    printf ')\n'
+  } >tools.go
+  go mod tidy >&2 || die "go mod tidy failed for the Kubernetes wrapper module ($*)"
   ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
-  go build -trimpath -ldflags "$ldflags" -o "$1" k8s.io/kubernetes/cmd/kube-apiserver ||
-    die "go build of kube-apiserver $K8S_VERSION failed"
+  echo "$ldflags"
+}
+
+# Builds the given Kubernetes commands from one wrapper module (so `go mod tidy` runs once) into the
+# cache, each through a temporary file moved into place only once it reports $K8S_VERSION.
+build_kubernetes() { # command...
+  (
+    work="$(mktemp -d)"
+    out="$(mktemp "$BIN_DIR/.kubernetes.XXXXXX")"
+    trap 'rm -rf "$work" "$out"' EXIT
+    cd "$work"
+    ldflags="$(kubernetes_wrapper "$@")"
+    for name in "$@"; do
+      go build -trimpath -ldflags "$ldflags" -o "$out" "k8s.io/kubernetes/cmd/$name" ||
+        die "go build of $name $K8S_VERSION failed"
+      # reports_version looks at the name, so check through a link carrying it.
+      ln -sfn "$out" "$work/$name"
+      reports_version "$work/$name" "$K8S_VERSION" || die "$name built but does not report version $K8S_VERSION"
+      mv "$out" "$BIN_DIR/$name-$K8S_VERSION"
+      log "built $BIN_DIR/$name-$K8S_VERSION"
+    done
+  )
 }
 
 build_etcd() { # output
@@ -91,16 +132,35 @@ build_etcd() { # output
   go build -trimpath -ldflags "-s -w" -o "$1" go.etcd.io/etcd/server/v3 || die "go build of etcd $ETCD_VERSION failed"
 }
 
-if reports_version "$ETCD" "$ETCD_VERSION"; then
-  log "reusing $ETCD"
-else
-  install_binary "$ETCD" "$ETCD_VERSION" build_etcd
+[[ "${BASH_SOURCE[0]}" != "$0" ]] && return 0
+
+names=("$@")
+((${#names[@]})) || names=(etcd kube-apiserver)
+missing=()
+for name in "${names[@]}"; do
+  case "$name" in
+  etcd) version="$ETCD_VERSION" ;;
+  *)
+    [[ " ${KUBERNETES_COMMANDS[*]} " == *" $name "* ]] ||
+      die "unknown binary '$name': expected etcd or one of ${KUBERNETES_COMMANDS[*]}"
+    version="$K8S_VERSION"
+    ;;
+  esac
+  if reports_version "$BIN_DIR/$name-$version" "$version"; then
+    log "reusing $BIN_DIR/$name-$version"
+  elif [[ "$name" == etcd ]]; then
+    require_go
+    install_binary "$BIN_DIR/etcd-$ETCD_VERSION" "$ETCD_VERSION" build_etcd
+  else
+    missing+=("$name")
+  fi
+done
+if ((${#missing[@]})); then
+  require_go
+  build_kubernetes "${missing[@]}"
 fi
-if reports_version "$KUBE_APISERVER" "$K8S_VERSION"; then
-  log "reusing $KUBE_APISERVER"
-else
-  install_binary "$KUBE_APISERVER" "$K8S_VERSION" build_kube_apiserver
-fi
-ln -sfn "$(basename "$KUBE_APISERVER")" "$BIN_DIR/kube-apiserver"
-ln -sfn "$(basename "$ETCD")" "$BIN_DIR/etcd"
+for name in "${names[@]}"; do
+  [[ "$name" == etcd ]] && version="$ETCD_VERSION" || version="$K8S_VERSION"
+  ln -sfn "$name-$version" "$BIN_DIR/$name"
+done
 echo "$BIN_DIR"
