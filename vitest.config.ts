@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/{unit,http,cli}/**/*.test.ts'], testTimeout: 20_000 },
+        test: { name: 'unit', include: ['test/{unit,http,cli,fuzz}/**/*.test.ts'], testTimeout: 20_000 },
       },
       {
         test: {
