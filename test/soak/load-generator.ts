@@ -40,6 +40,7 @@ function start(config: GeneratorConfig): void {
   let batch: Sample[] = [];
   let sequence = 0;
   let inFlight = 0;
+  let connectionsOpened = 0;
   const flush = (): void => {
     if (batch.length > 0) send({ type: 'samples', samples: batch });
     batch = [];
@@ -93,6 +94,7 @@ function start(config: GeneratorConfig): void {
     req.on('socket', (socket) => {
       if (req.reusedSocket) return;
       socket.once('secureConnect', () => {
+        connectionsOpened += 1;
         const serial = (socket as TLSSocket).getPeerCertificate().serialNumber;
         if (serial && !serialsSeen.has(serial)) {
           serialsSeen.add(serial);
@@ -167,7 +169,7 @@ function start(config: GeneratorConfig): void {
       clearInterval(flushTimer);
       flush();
       agent.destroy();
-      send({ type: 'done', fired, unanswered: inFlight });
+      send({ type: 'done', fired, unanswered: inFlight, connectionsOpened });
       process.disconnect?.();
     };
     // What is in flight gets its answer (or its 10 s timeout) before the count is final.

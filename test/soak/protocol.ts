@@ -16,6 +16,7 @@ export interface GeneratorConfig {
   /** PEM of the CA the webhook's serving certificates come from: the only one trusted. */
   ca: string;
   rate: number;
+  /** At most this many connections: more open only while all are busy (as kube-apiserver's client does). */
   connections: number;
   connectionMaxAgeMs: number;
   targets: Array<{ namespace: string; name: string }>;
@@ -50,4 +51,4 @@ export type GeneratorMessage =
   | { type: 'listening' }
   | { type: 'samples'; samples: Sample[] }
   | { type: 'serial'; serial: string; at: number }
-  | { type: 'done'; fired: number; unanswered: number };
+  | { type: 'done'; fired: number; unanswered: number; connectionsOpened: number };

@@ -14,7 +14,7 @@ export interface SoakReport {
     node: string;
     pinned: { webhookCpu: number; generatorCpu: number } | undefined;
   };
-  requests: Verdicts & { fired: number; unansweredAtStop: number };
+  requests: Verdicts & { fired: number; unansweredAtStop: number; connectionsOpened: number };
   latencyMs: { p50: number; p99: number; p999: number; max: number; p99OutsideApiServerOutage: number };
   rss: {
     baselineAtMs: number;
@@ -70,12 +70,12 @@ export function renderReport(r: SoakReport): { table: string; json: string } {
     .join('; ');
   const ops = r.serviceAccounts.operations;
   const rows: Array<[string, string, string]> = [
+    ['duration, rate', `${s(r.settings.durationMs)} at ${r.settings.rate} req/s`, ''],
     [
-      'duration, rate',
-      `${s(r.settings.durationMs)} at ${r.settings.rate} req/s, ${r.settings.connections} connections`,
+      'requests sent / answered',
+      `${q.sent} / ${q.answered} (${q.fired} scheduled; ${q.connectionsOpened} connections opened, at most ${r.settings.connections} at once)`,
       '',
     ],
-    ['requests sent / answered', `${q.sent} / ${q.answered} (fired ${q.fired})`, ''],
     ['failed requests', String(q.failed), goal(q.failed === 0)],
     ['wrong answers', String(q.wrong), goal(q.wrong === 0)],
     ['right answers', String(q.correct), ''],
@@ -85,8 +85,8 @@ export function renderReport(r: SoakReport): { table: string; json: string } {
       '',
     ],
     [
-      'latency p50 / p99 / p99.9 / max',
-      `${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.p999)} / ${ms(r.latencyMs.max)}`,
+      'latency p50 / p99 / p99.9 / max (from the scheduled time)',
+      `${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.p999)} / ${ms(r.latencyMs.max)}; p99 outside the kube-apiserver outage ${ms(r.latencyMs.p99OutsideApiServerOutage)}`,
       '',
     ],
     [

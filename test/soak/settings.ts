@@ -31,7 +31,7 @@ export function soakSettings(env: NodeJS.ProcessEnv): SoakSettings {
   return {
     durationMs,
     rate,
-    connections: Math.round(positive(env, 'SOAK_CONNECTIONS', 8)),
+    connections: Math.round(positive(env, 'SOAK_CONNECTIONS', 64)),
     serviceAccounts: Math.round(positive(env, 'SOAK_SERVICE_ACCOUNTS', 2000)),
     serviceAccountChangesPerSecond: positive(env, 'SOAK_SERVICE_ACCOUNT_CHANGES', 10),
     cli: existing(env['SOAK_CLI'] || cliPath),

@@ -170,7 +170,7 @@ describe('soak', () => {
       deferCleanup(async () => void (generator.exitCode === null && generator.kill('SIGKILL')));
       const serialsSeen = new Map<string, number>();
       const judge = new Judge(timeline, (t) => `${targets[t]!.namespace}/${targets[t]!.name}`);
-      let generatorDone: { fired: number; unanswered: number } | undefined;
+      let generatorDone: { fired: number; unanswered: number; connectionsOpened: number } | undefined;
       const finished = new Promise<void>((resolve, reject) => {
         generator.once('exit', (code, signal) =>
           generatorDone
@@ -335,6 +335,7 @@ describe('soak', () => {
           ...verdicts,
           fired: generatorDone?.fired ?? 0,
           unansweredAtStop: generatorDone?.unanswered ?? 0,
+          connectionsOpened: generatorDone?.connectionsOpened ?? 0,
         },
         latencyMs: {
           p50: percentile(latencies, 0.5),
