@@ -9,7 +9,7 @@
 //   peak RSS (VmHWM) of each server; then the start-up and memory results of
 //   bench/startup-memory.mjs and the pure mutation's time per Pod.
 // The webhook is the bundle the image runs (dist/bundle/cli.mjs, with the Dockerfile ENTRYPOINT's
-// Node flags); BENCH_WEBHOOK=dist runs dist/cli/main.js instead. Prints a table and writes JSON to
+// Node flags, or BENCH_NODE_FLAGS instead); BENCH_WEBHOOK=dist runs dist/cli/main.js instead. Prints a table and writes JSON to
 // bench/results/latest.json or --json PATH.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,6 +38,7 @@ const config = {
   serverCpu: env.BENCH_SERVER_CPU ?? '0',
   loadCpu: env.BENCH_LOAD_CPU ?? '1',
   webhook: env.BENCH_WEBHOOK === 'dist' ? 'dist/cli/main.js' : 'dist/bundle/cli.mjs',
+  nodeFlags: env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean),
   go: env.POD_IDENTITY_WEBHOOK_BENCH_GO || undefined,
 };
 const jsonArg = process.argv.indexOf('--json');
@@ -62,6 +63,9 @@ function imageNodeFlags() {
   const argv = JSON.parse(entrypoint[1]);
   return argv.slice(1, argv.indexOf('/app/cli.mjs'));
 }
+
+const webhookNodeFlags =
+  config.nodeFlags ?? (config.webhook.startsWith('dist/bundle') ? imageNodeFlags() : []);
 
 const freePort = () =>
   new Promise((resolvePort, reject) => {
@@ -226,7 +230,6 @@ try {
     hosts: ['127.0.0.1'],
   });
   const ca = readFileSync(context.webhookCa.cert);
-  const nodeFlags = config.webhook.startsWith('dist/bundle') ? imageNodeFlags() : [];
   const ports = async () => [await freePort(), await freePort()];
   const [barePort] = await ports();
   servers.push({
@@ -254,7 +257,7 @@ try {
       'webhook',
       process.execPath,
       [
-        ...nodeFlags,
+        ...webhookNodeFlags,
         join(root, config.webhook),
         'serve',
         ...serve.map(String),
@@ -344,7 +347,7 @@ const ratios = config.containers.map((containers) => {
 
 const f = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 console.log(
-  `\nHTTPS /mutate, cluster mode (${config.serviceAccounts} ServiceAccounts), webhook = ${config.webhook}; node ${process.version}; ` +
+  `\nHTTPS /mutate, cluster mode (${config.serviceAccounts} ServiceAccounts), webhook = node ${webhookNodeFlags.join(' ')} ${config.webhook}; node ${process.version}; ` +
     `servers on CPU ${config.serverCpu}, load on CPU ${config.loadCpu}`,
 );
 console.log(
@@ -378,7 +381,7 @@ console.log(`\nload average before: ${loadBefore}; after: ${loadAfter}`);
 const startupMemory = await startupMemoryBench({
   counts: [config.serviceAccounts],
   entries: [config.webhook.startsWith('dist/bundle') ? 'bundle' : 'dist'],
-  nodeFlags: [config.webhook.startsWith('dist/bundle') ? imageNodeFlags().join(' ') : ''],
+  nodeFlags: [webhookNodeFlags.join(' ')],
   runs: Number(env.BENCH_STARTUP_RUNS ?? 3),
   loadSeconds: config.closedSeconds,
   cpu: config.serverCpu,
@@ -420,6 +423,7 @@ await writeFile(
       loadBefore,
       loadAfter,
       config,
+      webhookNodeFlags,
       results,
       ratios,
       startupMemory,
