@@ -2,16 +2,10 @@
 // caBundle of the webhook's own MutatingWebhookConfiguration. Every replica runs it; writes carry
 // the resourceVersion they read, so when two replicas act at once one wins and the other reads
 // the winner's result on its next round (a 409 Conflict is the expected outcome, not an error).
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1Secret,
-} from '@kubernetes/client-node';
+import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
-import { describeFailure } from '../cluster.js';
+import { describeFailure, KubeClient, KubernetesError } from '../cluster.js';
 import { factsOf, splitBundle, type PemPair } from './authority.js';
 import {
   applyRotationStep,
@@ -99,12 +93,13 @@ export function encodeSecret(stored: StoredCertificates): Record<string, string>
   );
 }
 
+const WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
+
 const isStatus = (error: unknown, code: number): boolean =>
-  error instanceof ApiException && error.code === code;
+  error instanceof KubernetesError && error.code === code;
 
 export class BuiltinCertificates {
-  private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
+  private readonly client: KubeClient;
   private served: string | undefined;
   private servedUntil: Date | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -113,8 +108,7 @@ export class BuiltinCertificates {
   lastError: string | undefined;
 
   constructor(private readonly options: BuiltinCertificateOptions) {
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.client = new KubeClient(options.kubeConfig);
   }
 
   private get where(): string {
@@ -136,6 +130,7 @@ export class BuiltinCertificates {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.client.close();
   }
 
   private schedule(): void {
@@ -208,21 +203,32 @@ export class BuiltinCertificates {
     return `serving certificate expired at ${this.servedUntil.toISOString()}${why}`;
   }
 
+  private get secretsPath(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.options.namespace)}/secrets`;
+  }
+
+  private get secretPath(): string {
+    return `${this.secretsPath}/${encodeURIComponent(this.options.secretName)}`;
+  }
+
+  private get webhookPath(): string {
+    return `${WEBHOOK_CONFIGURATIONS}/${encodeURIComponent(this.options.webhookConfiguration)}`;
+  }
+
   private async readSecret(): Promise<V1Secret> {
     const { namespace, secretName: name } = this.options;
     try {
-      return await this.core.readNamespacedSecret({ name, namespace });
+      return await this.client.json<V1Secret>('GET', this.secretPath);
     } catch (error) {
       if (!isStatus(error, 404)) throw error;
     }
     // The chart creates the Secret so that RBAC can pin it by name; create it when run without one.
     try {
-      return await this.core.createNamespacedSecret({
-        namespace,
-        body: { metadata: { name, namespace }, type: 'Opaque' },
+      return await this.client.json<V1Secret>('POST', this.secretsPath, {
+        body: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type: 'Opaque' },
       });
     } catch (error) {
-      if (isStatus(error, 409)) return this.core.readNamespacedSecret({ name, namespace });
+      if (isStatus(error, 409)) return this.client.json<V1Secret>('GET', this.secretPath);
       throw new Error(
         `${this.where} does not exist and cannot be created (${describeFailure(error)}); create it empty`,
       );
@@ -232,7 +238,7 @@ export class BuiltinCertificates {
   private async readWebhookConfiguration(): Promise<V1MutatingWebhookConfiguration> {
     const name = this.options.webhookConfiguration;
     try {
-      return await this.admission.readMutatingWebhookConfiguration({ name });
+      return await this.client.json<V1MutatingWebhookConfiguration>('GET', this.webhookPath);
     } catch (error) {
       if (isStatus(error, 404)) throw new Error(`MutatingWebhookConfiguration ${name} not found`);
       throw error;
@@ -241,11 +247,8 @@ export class BuiltinCertificates {
 
   /** Replaces the Secret's data if nobody changed it since it was read; false on a conflict. */
   private async writeSecret(read: V1Secret, stored: StoredCertificates): Promise<boolean> {
-    const { namespace, secretName: name } = this.options;
     try {
-      await this.core.replaceNamespacedSecret({
-        name,
-        namespace,
+      await this.client.json('PUT', this.secretPath, {
         body: { ...read, data: { ...othersData(read), ...encodeSecret(stored) } },
       });
       return true;
@@ -261,8 +264,7 @@ export class BuiltinCertificates {
     const webhooks = webhook.webhooks ?? [];
     if (bundle.length === 0 || webhooks.every((w) => w.clientConfig.caBundle === caBundle)) return;
     try {
-      await this.admission.replaceMutatingWebhookConfiguration({
-        name: this.options.webhookConfiguration,
+      await this.client.json('PUT', this.webhookPath, {
         body: {
           ...webhook,
           webhooks: webhooks.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })),

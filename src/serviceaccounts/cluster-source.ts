@@ -1,20 +1,13 @@
-// ServiceAccounts from the cluster: a cluster-wide informer whose cache keeps only name, namespace,
-// resourceVersion and the annotations this webhook reads, plus a live GET on a cache miss.
-import {
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  ListWatch,
-  Observable,
-  Watch,
-  type RequestContext,
-  type ResponseContext,
-  type V1ServiceAccount,
-  type V1ServiceAccountList,
-} from '@kubernetes/client-node';
+// ServiceAccounts from the cluster: a cluster-wide list/watch whose cache keeps, per ServiceAccount,
+// only the annotations this webhook reads (namespace/name → annotations, one shared empty object
+// for the many without any), plus a live GET on a cache miss.
+import type { V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { relevantAnnotations } from '../identity/rules.js';
+import { type KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { KubeClient, KubernetesError } from '../cluster.js';
+import { relevantAnnotations, type Annotations } from '../identity/rules.js';
 import { InformerSupervisor } from './informer-supervisor.js';
+import { ListWatch } from './list-watch.js';
 import { createLookup, type Lookup } from './lookup.js';
 import type { ServiceAccountSource } from './source.js';
 
@@ -28,7 +21,7 @@ export interface ClusterSourceOptions {
 }
 
 const PATH = '/api/v1/serviceaccounts';
-const PAGE_SIZE = 500;
+const NONE: Annotations = Object.freeze({});
 
 /** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
 export function trimServiceAccount(annotationPrefix: string, account: V1ServiceAccount): V1ServiceAccount {
@@ -42,40 +35,37 @@ export function trimServiceAccount(annotationPrefix: string, account: V1ServiceA
   };
 }
 
-/** Passes watch events through `trim` before ListWatch stores them. */
-class TrimmingWatch extends Watch {
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly trim: (account: V1ServiceAccount) => V1ServiceAccount,
-  ) {
-    super(kubeConfig);
-  }
-
-  override watch(...[path, params, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
-    return super.watch(
-      path,
-      params,
-      (phase, object: V1ServiceAccount, watchObject) =>
-        callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? object : this.trim(object), watchObject),
-      done,
-    );
-  }
+interface Entry {
+  key: string;
+  annotations: Annotations;
 }
 
 export class ClusterServiceAccountSource implements ServiceAccountSource {
-  private readonly api: CoreV1Api;
-  private readonly informer: ListWatch<V1ServiceAccount>;
+  private readonly client: KubeClient;
+  private cache = new Map<string, Annotations>();
   private readonly lookup: Lookup;
   private readonly supervisor: InformerSupervisor;
 
-  constructor(options: ClusterSourceOptions) {
-    const { kubeConfig, annotationPrefix } = options;
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
-    const trim = (account: V1ServiceAccount) => trimServiceAccount(annotationPrefix, account);
-    this.informer = new ListWatch(PATH, new TrimmingWatch(kubeConfig, trim), () => this.listAll(trim), false);
-    this.supervisor = new InformerSupervisor(this.informer, options.log, 'ServiceAccount');
+  constructor(private readonly options: ClusterSourceOptions) {
+    this.client = new KubeClient(options.kubeConfig);
+    const informer = new ListWatch<V1ServiceAccount, Entry>({
+      client: this.client,
+      path: PATH,
+      keep: (account) => this.entry(account),
+      onList: (entries) => {
+        this.cache = new Map(entries.map(({ key, annotations }) => [key, annotations]));
+      },
+      onEvent: (type, { key, annotations }) => {
+        if (type === 'DELETED') this.cache.delete(key);
+        else this.cache.set(key, annotations);
+      },
+    });
+    this.supervisor = new InformerSupervisor(informer, options.log, 'ServiceAccount');
     this.lookup = createLookup({
-      cached: (namespace, name) => this.informer.get(name, namespace),
+      cached: (namespace, name) => {
+        const annotations = this.cache.get(`${namespace}/${name}`);
+        return annotations && { metadata: { name, namespace, annotations } };
+      },
       fetch: (namespace, name, signal) => this.read(namespace, name, signal),
       gracePeriodMs: options.gracePeriodMs,
       onMiss: options.onMiss,
@@ -98,8 +88,9 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     return this.supervisor.start();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stop();
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    this.client.close();
   }
 
   get(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
@@ -107,24 +98,15 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
   }
 
   size(): number {
-    return this.informer.list().length;
+    return this.cache.size;
   }
 
-  private async listAll(
-    trim: (account: V1ServiceAccount) => V1ServiceAccount,
-  ): Promise<V1ServiceAccountList> {
-    const items: V1ServiceAccount[] = [];
-    let page: V1ServiceAccountList | undefined;
-    let resourceVersion: string | undefined;
-    do {
-      page = await this.api.listServiceAccountForAllNamespaces({
-        limit: PAGE_SIZE,
-        _continue: page?.metadata?._continue,
-      });
-      resourceVersion ??= page.metadata?.resourceVersion;
-      items.push(...page.items.map(trim));
-    } while (page.metadata?._continue);
-    return { items, metadata: { resourceVersion } };
+  private entry(account: V1ServiceAccount): Entry {
+    const annotations = relevantAnnotations(this.options.annotationPrefix, account.metadata?.annotations);
+    return {
+      key: `${account.metadata?.namespace}/${account.metadata?.name}`,
+      annotations: Object.keys(annotations).length === 0 ? NONE : annotations,
+    };
   }
 
   private async read(
@@ -132,22 +114,12 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
     name: string,
     signal: AbortSignal,
   ): Promise<V1ServiceAccount | undefined> {
-    const abortable = {
-      middleware: [
-        {
-          pre: (context: RequestContext) => {
-            context.setSignal(signal);
-            return new Observable(Promise.resolve(context));
-          },
-          post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-        },
-      ],
-      middlewareMergeStrategy: 'append' as const,
-    };
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`;
     try {
-      return await this.api.readNamespacedServiceAccount({ name, namespace }, abortable);
+      const account = await this.client.json<V1ServiceAccount>('GET', path, { signal });
+      return trimServiceAccount(this.options.annotationPrefix, account);
     } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (error instanceof KubernetesError && error.code === 404) return undefined;
       throw error;
     }
   }

@@ -3,9 +3,12 @@
 // so RBAC can pin it with resourceNames). A ConfigMap that cannot be read keeps the last good
 // mapping and is reported; deleting the ConfigMap removes its entries. Restarts with backoff as the
 // ServiceAccount informer does.
-import { CoreV1Api, type KubeConfig, ListWatch, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
+import { KubeClient } from '../cluster.js';
 import { InformerSupervisor } from './informer-supervisor.js';
+import { ListWatch } from './list-watch.js';
 import {
   CONFIG_MAP_NAME,
   EMPTY_ROLE_MAPPING,
@@ -26,8 +29,10 @@ export interface ConfigMapSourceOptions {
 }
 
 export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
-  private readonly informer: ListWatch<V1ConfigMap>;
+  private readonly client: KubeClient;
   private readonly log: Logger;
+  /** The resourceVersion of the ConfigMap last seen (used or refused); undefined while there is none. */
+  private seen: string | undefined;
   private readonly origin: string;
   private mapping: RoleMapping = EMPTY_ROLE_MAPPING;
   private readonly supervisor: InformerSupervisor;
@@ -38,21 +43,22 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     const { kubeConfig, namespace } = options;
     this.log = options.log;
     this.origin = `ConfigMap ${namespace}/${CONFIG_MAP_NAME}`;
-    const api = kubeConfig.makeApiClient(CoreV1Api);
-    const fieldSelector = `metadata.name=${CONFIG_MAP_NAME}`;
-    this.informer = new ListWatch<V1ConfigMap>(
-      `/api/v1/namespaces/${namespace}/configmaps`,
-      new Watch(kubeConfig),
-      () => api.listNamespacedConfigMap({ namespace, fieldSelector }),
-      false,
-      undefined,
-      fieldSelector,
-    );
-    this.informer.on('add', (configMap) => this.apply(configMap));
-    this.informer.on('update', (configMap) => this.apply(configMap));
-    this.informer.on('delete', () => this.use(EMPTY_ROLE_MAPPING, 'deleted; no ServiceAccount is mapped'));
-    this.supervisor = new InformerSupervisor(this.informer, this.log, this.origin, (firstTime) => {
-      if (firstTime && this.informer.list().length === 0) {
+    this.client = new KubeClient(kubeConfig);
+    const informer = new ListWatch<V1ConfigMap, V1ConfigMap>({
+      client: this.client,
+      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
+      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
+      keep: (configMap) => configMap,
+      onList: (configMaps) => {
+        const configMap = configMaps.find((item) => item.metadata?.name === CONFIG_MAP_NAME);
+        if (configMap === undefined) {
+          if (this.seen !== undefined) this.deleted();
+        } else if (configMap.metadata?.resourceVersion !== this.seen) this.apply(configMap);
+      },
+      onEvent: (type, configMap) => (type === 'DELETED' ? this.deleted() : this.apply(configMap)),
+    });
+    this.supervisor = new InformerSupervisor(informer, this.log, this.origin, (firstTime) => {
+      if (firstTime && this.seen === undefined) {
         this.log.info(`${this.origin} not found; no ServiceAccount is mapped until it is created`);
       }
     });
@@ -80,12 +86,19 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     return this.supervisor.start();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stop();
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    this.client.close();
+  }
+
+  private deleted(): void {
+    this.seen = undefined;
+    this.use(EMPTY_ROLE_MAPPING, 'deleted; no ServiceAccount is mapped');
   }
 
   private apply(configMap: V1ConfigMap): void {
     if (configMap.metadata?.name !== CONFIG_MAP_NAME) return;
+    this.seen = configMap.metadata.resourceVersion ?? '';
     let mapping: RoleMapping;
     try {
       mapping = roleMappingFromConfigMap(configMap as Manifest, this.origin);

@@ -1,5 +1,4 @@
-// client-node's informers stop on an error and say so only through their 'error' event. This
-// restarts one with backoff (1 s doubling to 30 s), logging one short line per retry, and says
+// A ListWatch stops on an error and says so only through its 'error' event. This restarts one with backoff (1 s doubling to 30 s), logging one short line per retry, and says
 // whether its first full list has been loaded.
 import type { Logger } from 'pino';
 import { describeFailure } from '../cluster.js';
