@@ -8,8 +8,8 @@
 //     [--load-seconds 5] [--cpu 1] [--json out.json]
 //
 // Entries: dist = dist/cli/main.js (`npm run build`), bundle = dist/bundle/cli.mjs (`npm run
-// bundle`). Each --node-flags variant (';'-separated, '' = none) is its own row. Every row is the
-// median of --runs starts. The server is pinned with taskset to --cpu. Importable: bench/run.mjs
+// bundle`), or NAME=PATH for another build (e.g. an earlier commit's). Each --node-flags variant
+// (';'-separated, '' = none) is its own row. Every row is the median of --runs starts. The server is pinned with taskset to --cpu. Importable: bench/run.mjs
 // calls `startupMemory(options)`, which returns a plain JSON result.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +26,8 @@ import { createCA, issueCertificate } from '../scripts/pki.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ENTRIES = { dist: join(root, 'dist/cli/main.js'), bundle: join(root, 'dist/bundle/cli.mjs') };
 const PER_NAMESPACE = 1000;
+/** dist, bundle, or NAME=PATH: another build of the CLI (e.g. of an earlier commit, to compare). */
+const entryPath = (entry) => ENTRIES[entry] ?? entry.slice(entry.indexOf('=') + 1);
 const ROLE = (i) => `arn:aws:iam::111122223333:role/app-${i}`;
 const WEBHOOK_CONFIGURATION = 'pod-identity-webhook-bench';
 
@@ -86,6 +88,13 @@ async function createServiceAccounts(api, from, to, concurrency = 48) {
   return (performance.now() - started) / 1000;
 }
 
+/** How many ServiceAccounts the cluster holds (created by this script, in namespaces bench-N). */
+async function countServiceAccounts(api) {
+  const res = await api('GET', '/api/v1/serviceaccounts?limit=1');
+  if (res.status !== 200) throw new Error(`counting ServiceAccounts: HTTP ${res.status}`);
+  return res.body.items.length + (res.body.metadata.remainingItemCount ?? 0);
+}
+
 /** The webhook configuration the built-in certificate mode keeps current; it matches nothing. */
 async function ensureWebhookConfiguration(api) {
   const res = await api('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', {
@@ -122,7 +131,18 @@ const freePort = () =>
 const status = async (pid) => {
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)[1]);
-  return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+  return {
+    rssMiB: kib('VmRSS') / 1024,
+    hwmMiB: kib('VmHWM') / 1024,
+    anonMiB: kib('RssAnon') / 1024,
+    fileMiB: kib('RssFile') / 1024,
+  };
+};
+
+/** CPU time the process used so far (user + system), in ms: start-up cost apart from waiting. */
+const cpuMs = async (pid) => {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 1/100 s
 };
 
 /** One POST or GET over `agent`; resolves with { status, body } or rejects on a connection error. */
@@ -167,19 +187,22 @@ async function pollUntil(t0, agent, port, method, path, body, ok, exited) {
   }
 }
 
-/** Idle RSS: sampled every 500 ms, at least 5 s after ready, until 4 samples agree within 0.5 MiB. */
+/**
+ * Idle RSS: sampled every 500 ms, at least 5 s after ready, until 4 samples agree within 0.5 MiB.
+ * Resolves with the last /proc status sample (RSS, and its anonymous and file-backed parts).
+ */
 async function settledRss(pid) {
   const samples = [];
   const started = performance.now();
   for (;;) {
-    samples.push((await status(pid)).rssMiB);
-    const last = samples.slice(-4);
+    samples.push(await status(pid));
+    const last = samples.slice(-4).map((sample) => sample.rssMiB);
     const elapsed = performance.now() - started;
     if (
       (elapsed >= 5000 && last.length === 4 && Math.max(...last) - Math.min(...last) < 0.5) ||
       elapsed > 30_000
     ) {
-      return last.at(-1);
+      return samples.at(-1);
     }
     await delay(500);
   }
@@ -224,11 +247,13 @@ async function runOnce({
     ...nodeFlags,
     '--import',
     join(root, 'bench/memory-probe.mjs'),
-    ENTRIES[entry],
+    entryPath(entry),
   ];
   const t0 = performance.now();
   const child = spawn('taskset', ['-c', cpu, ...node, ...serveArgs], {
-    env: { ...process.env, BENCH_MEMORY_PROBE_FILE: probeFile },
+    // As in the image: this sandbox sets NODE_EXTRA_CA_CERTS for every process, which makes Node
+    // add ~140 more certificates to every TLS context that has a CA of its own.
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: '', BENCH_MEMORY_PROBE_FILE: probeFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let exit;
@@ -265,8 +290,9 @@ async function runOnce({
         () => exit,
       ),
     ]);
+    const startCpuMs = await cpuMs(child.pid);
     const startPeakMiB = (await status(child.pid)).hwmMiB;
-    const idleRssMiB = await settledRss(child.pid);
+    const idle = await settledRss(child.pid);
     child.kill('SIGUSR2');
     let heap;
     for (let i = 0; i < 100 && heap === undefined; i++) {
@@ -278,7 +304,9 @@ async function runOnce({
       load = await runLoad(port, tls, certificates, reviewFile, loadSeconds);
       load.peakRssMiB = (await status(child.pid)).hwmMiB;
     }
-    return { firstAnswerMs, readyzMs, syncedMs, startPeakMiB, idleRssMiB, heap, load };
+    const [idleRssMiB, idleAnonMiB, idleFileMiB] = [idle.rssMiB, idle.anonMiB, idle.fileMiB];
+    const times = { firstAnswerMs, readyzMs, syncedMs, startCpuMs };
+    return { ...times, startPeakMiB, idleRssMiB, idleAnonMiB, idleFileMiB, heap, load };
   } catch (error) {
     error.message += `\n--- webhook output (tail) ---\n${output.slice(-3000)}`;
     throw error;
@@ -321,8 +349,11 @@ function summarize(runs) {
     firstAnswerMs: pick((r) => r.firstAnswerMs),
     readyzMs: pick((r) => r.readyzMs),
     syncedMs: pick((r) => r.syncedMs),
+    startCpuMs: pick((r) => r.startCpuMs),
     startPeakMiB: pick((r) => r.startPeakMiB),
     idleRssMiB: pick((r) => r.idleRssMiB),
+    idleAnonMiB: pick((r) => r.idleAnonMiB),
+    idleFileMiB: pick((r) => r.idleFileMiB),
     heapUsedMiB: pick((r) => r.heap?.afterGc.heapUsed),
     heapTotalMiB: pick((r) => r.heap?.before.heapTotal),
     externalMiB: pick((r) => r.heap?.afterGc.external),
@@ -335,7 +366,7 @@ function summarize(runs) {
 /** Runs every combination of options; returns { node, cpu, create: [...], scenarios: [...] }. */
 export async function startupMemory(options = {}) {
   const o = { ...DEFAULTS, ...options };
-  const entries = o.entries.filter((entry) => existsSync(ENTRIES[entry]));
+  const entries = o.entries.filter((entry) => existsSync(entryPath(entry)));
   const skipped = o.entries.filter((entry) => !entries.includes(entry));
   const dir = await mkdtemp(join(tmpdir(), 'piw-startup-'));
   const ca = await createCA(dir);
@@ -349,16 +380,22 @@ export async function startupMemory(options = {}) {
   const reviewFile = join(dir, 'review.json');
   await writeFile(reviewFile, body);
 
-  const cluster = await startCluster();
+  // BENCH_CLUSTER=<file with an E2EContext as JSON>: a cluster kept running between runs (creating
+  // 100,000 ServiceAccounts takes minutes); the ServiceAccounts it already has are not created again.
+  const cluster = process.env.BENCH_CLUSTER
+    ? { context: JSON.parse(await readFile(process.env.BENCH_CLUSTER, 'utf8')), stop: async () => {} }
+    : await startCluster();
   const { api, close } = adminClient(cluster.context);
   const result = { node: process.version, cpu: o.cpu, skippedEntries: skipped, create: [], scenarios: [] };
   try {
     if (o.certificates.includes('builtin')) await ensureWebhookConfiguration(api);
-    let created = 0;
+    let created = await countServiceAccounts(api);
     for (const count of [...o.counts].sort((a, b) => a - b)) {
-      const seconds = await createServiceAccounts(api, created, count);
-      result.create.push({ from: created, to: count, seconds, perSecond: (count - created) / seconds });
-      created = count;
+      if (created < count) {
+        const seconds = await createServiceAccounts(api, created, count);
+        result.create.push({ from: created, to: count, seconds, perSecond: (count - created) / seconds });
+        created = count;
+      }
       for (const entry of entries) {
         for (const certificates of o.certificates) {
           for (const flags of o.nodeFlags) {
@@ -406,7 +443,7 @@ export function formatTable(result) {
         `created ServiceAccounts ${c.from}..${c.to} in ${c.seconds.toFixed(1)} s (${c.perSecond.toFixed(0)}/s)`,
     ),
     ...(result.skippedEntries.length ? [`skipped (not built): ${result.skippedEntries.join(', ')}`] : []),
-    'entry   certs    SAs     node flags                    first ms  readyz ms  synced ms  start peak  idle RSS  heap used  heap total  external  load peak  load req/s',
+    'entry   certs    SAs     node flags                    first ms  readyz ms  synced ms  cpu ms  start peak  idle RSS  (anon  file)  heap used  heap total  external  load peak  load req/s',
   ];
   for (const s of result.scenarios) {
     lines.push(
@@ -418,8 +455,10 @@ export function formatTable(result) {
         fmt(s.firstAnswerMs).padStart(8),
         fmt(s.readyzMs).padStart(10),
         fmt(s.syncedMs).padStart(10),
+        fmt(s.startCpuMs).padStart(7),
         fmt(s.startPeakMiB, 1).padStart(11),
         fmt(s.idleRssMiB, 1).padStart(9),
+        `(${fmt(s.idleAnonMiB, 1)} ${fmt(s.idleFileMiB, 1)})`.padStart(13),
         fmt(s.heapUsedMiB, 1).padStart(10),
         fmt(s.heapTotalMiB, 1).padStart(11),
         fmt(s.externalMiB, 1).padStart(9),
@@ -428,7 +467,9 @@ export function formatTable(result) {
       ].join(' '),
     );
   }
-  lines.push('(MiB; first = spawn to first mutated /mutate answer; heap used after a full GC)');
+  lines.push(
+    '(MiB; first = spawn to first mutated /mutate answer; cpu = CPU time used until both; heap used after a full GC)',
+  );
   return lines.join('\n');
 }
 
@@ -469,8 +510,9 @@ function parseArgs(argv) {
     }
   }
   for (const entry of options.entries ?? []) {
-    if (!(entry in ENTRIES))
-      throw new Error(`--entries: ${entry} is not one of ${Object.keys(ENTRIES).join(', ')}`);
+    if (!(entry in ENTRIES) && !entry.includes('=')) {
+      throw new Error(`--entries: ${entry} is not one of ${Object.keys(ENTRIES).join(', ')} or NAME=PATH`);
+    }
   }
   for (const mode of options.certificates ?? []) {
     if (mode !== 'files' && mode !== 'builtin')

@@ -18,6 +18,7 @@
 //   cannot (the image has no package.json), so that one expression is replaced by the version
 //   itself; if src changes how it reads the version, the bundle fails here instead of at run time.
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -54,6 +55,79 @@ const inlineVersion = {
   },
 };
 
+/**
+ * What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts), for its
+ * authentication; its generated API (every model and API class, ~1 MB minified, ~50 MB of memory
+ * and most of a second to load) only the doctor command uses. Three imports are replaced:
+ * - config.js's `./gen/index.js`: only the two names KubeConfig uses (for makeApiClient), so the
+ *   generated API lands in the chunks that import the package index (doctor), not in serve's;
+ * - oidc_auth.js's `openid-client`: loaded when a kubeconfig user has an OIDC auth provider, not
+ *   by every KubeConfig;
+ * - node-fetch's `whatwg-url`: node-fetch uses Node's own URL and keeps whatwg-url (with tr46's
+ *   Unicode tables, 260 KB parsed at start) only for runtimes without one.
+ * Each replacement re-exports what its importer uses, so a client-node update that needs more
+ * fails here (esbuild: "No matching export") instead of at run time.
+ */
+const SLIM = [
+  {
+    importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]config\.js$/,
+    path: './gen/index.js',
+    contents:
+      "export { createConfiguration } from './gen/configuration.js';\nexport { ServerConfiguration } from './gen/servers.js';\n",
+  },
+  {
+    importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]oidc_auth\.js$/,
+    path: 'openid-client',
+    contents: [
+      "export const discovery = async (...args) => (await import('openid-client')).discovery(...args);",
+      "export const refreshTokenGrant = async (...args) => (await import('openid-client')).refreshTokenGrant(...args);",
+      '',
+    ].join('\n'),
+  },
+  {
+    importer: /[/\\]node-fetch[/\\]lib[/\\]index\.js$/,
+    path: 'whatwg-url',
+    contents: 'module.exports = { URL: globalThis.URL };\n',
+  },
+];
+const slimClientNode = {
+  name: 'slim-client-node',
+  setup(b) {
+    b.onResolve({ filter: /^(\.\/gen\/index\.js|openid-client|whatwg-url)$/ }, (args) => {
+      const slim = SLIM.find((s) => s.path === args.path && s.importer.test(args.importer));
+      return slim && { path: `${args.importer}#${args.path}`, namespace: 'slim', pluginData: slim };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'slim' }, (args) => ({
+      contents: args.pluginData.contents,
+      resolveDir: dirname(args.path.split('#')[0]),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * An ES import of a Node built-in (`import { request } from 'node:http'`) makes Node build the
+ * module's ES facade, which reads every export: node:http's lazy WebSocket getters load undici,
+ * node:crypto's load WebCrypto, tens of ms at start-up for nothing used. require() hands over the
+ * module as it is, so every built-in the bundle imports comes through the banner's require.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    const builtins = new Set(builtinModules);
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      if (args.kind !== 'import-statement' || !(builtins.has(name) || args.path.startsWith('node:')))
+        return undefined;
+      return { path: `node:${name}`, namespace: 'builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -74,23 +148,23 @@ const result = await build({
   banner: {
     js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
   },
-  // tr46 (node-fetch's URL code, under client-node) requires Node's `punycode`, deprecated with a
-  // warning printed at run time (DEP0040; Node keeps quiet about it only inside node_modules). The
-  // userland package is the same code.
-  //
   // @peculiar/x509 has no "exports", a CommonJS "main" and an ES "module" build. For platform node
   // esbuild takes "main", and the namespace of a dynamic import() of CommonJS is then only
   // { default }: `(await import('@peculiar/x509')).cryptoProvider` is undefined, where Node finds
   // the named exports. The ES build gives the bundle the same names Node gives dist/.
-  alias: { punycode: 'punycode/punycode.js', '@peculiar/x509': '@peculiar/x509/build/x509.es.js' },
+  alias: { '@peculiar/x509': '@peculiar/x509/build/x509.es.js' },
   // Optional packages loaded inside try/catch, absent from a production install: ws's native
   // accelerators (without them it uses plain JS) and debug's supports-color (a devDependency's
   // here). External, so the bundle behaves as production node_modules do: the require fails.
   external: ['bufferutil', 'utf-8-validate', 'supports-color'],
-  plugins: [inlineVersion],
+  plugins: [inlineVersion, slimClientNode, builtinsByRequire],
   metafile: true,
   logLevel: 'warning',
 });
+
+// BUNDLE_METAFILE=file: esbuild's metafile, for `npx esbuild --analyze`-style reading of what went where.
+if (process.env.BUNDLE_METAFILE)
+  await writeFile(process.env.BUNDLE_METAFILE, JSON.stringify(result.metafile));
 
 // The packages inside the bundle, by their node_modules directory.
 const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8'));
@@ -99,7 +173,7 @@ for (const input of Object.keys(result.metafile.inputs)) {
   const match = /^(?:.*\/)?(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
   if (match) packages.add(match[1]);
 }
-const devOnly = [...packages].filter((dir) => lock.packages[dir]?.dev && dir !== 'node_modules/punycode');
+const devOnly = [...packages].filter((dir) => lock.packages[dir]?.dev);
 if (devOnly.length > 0) {
   throw new Error(`the bundle contains devDependencies (the image must not): ${devOnly.join(', ')}`);
 }
