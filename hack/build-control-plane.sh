@@ -40,11 +40,14 @@ require_go() {
 
 # A cached binary counts only if it runs and reports the expected version. kubeadm and kubectl have
 # no --version flag; binaries from `go install` are checked by the module version Go recorded.
+# The output is read whole before grep: `grep -q` stops at the first match, and under pipefail the
+# binary's SIGPIPE on its next line would fail the check (seen with etcd under load).
 reports_version() { # binary version
+  local out
   case "$(basename "$1")" in
-  kubeadm*) "$1" version -o short 2>/dev/null | grep -qx -- "$2" ;;
-  kubectl*) "$1" version --client 2>/dev/null | grep -q -- "$2\$" ;;
-  *) "$1" --version 2>/dev/null | grep -q -- "${2#v}" ;;
+  kubeadm*) out="$("$1" version -o short 2>/dev/null)" && grep -qx -- "$2" <<<"$out" ;;
+  kubectl*) out="$("$1" version --client 2>/dev/null)" && grep -q -- "$2\$" <<<"$out" ;;
+  *) out="$("$1" --version 2>/dev/null)" && grep -q -- "${2#v}" <<<"$out" ;;
   esac
 }
 
