@@ -45,7 +45,7 @@ export class Judge {
     wrongAnswers: [],
   };
   /** Latencies (ms from the scheduled time) of answers before SIGTERM, with when they were sent. */
-  readonly latencies: Array<{ sentAt: number; ms: number }> = [];
+  readonly latencies: Array<{ sentAt: number; ms: number; lag: number }> = [];
   /** Judged only once the windows they depend on are known (at the end). */
   private readonly deferred: Sample[] = [];
   /** Set when SIGTERM is sent: every sample sent later arrives after this is set. */
@@ -85,7 +85,11 @@ export class Judge {
       }
       v.answered += 1;
       if (!afterSigterm)
-        this.latencies.push({ sentAt: sample.sentAt, ms: sample.doneAt - sample.scheduledAt });
+        this.latencies.push({
+          sentAt: sample.sentAt,
+          ms: sample.doneAt - sample.scheduledAt,
+          lag: sample.sentAt - sample.scheduledAt,
+        });
       const inOutage =
         apiServerDown !== undefined &&
         sample.doneAt >= apiServerDown.from &&
@@ -102,7 +106,12 @@ export class Judge {
     v.sent += 1;
     v.answered += 1;
     const afterSigterm = sample.sentAt >= this.sigtermAt;
-    if (!afterSigterm) this.latencies.push({ sentAt: sample.sentAt, ms: sample.doneAt - sample.scheduledAt });
+    if (!afterSigterm)
+      this.latencies.push({
+        sentAt: sample.sentAt,
+        ms: sample.doneAt - sample.scheduledAt,
+        lag: sample.sentAt - sample.scheduledAt,
+      });
     const acceptable = this.timeline.acceptable(sample.target, sample.sentAt, sample.doneAt);
     if (acceptable.includes(sample.state as State)) {
       v.correct += 1;

@@ -6,6 +6,14 @@ import type { Verdicts } from './judge.js';
 import type { RotationMode } from './certificates.js';
 import type { ChurnCounts } from './churn.js';
 
+export interface MemorySample {
+  atS: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+}
+
 export interface SoakReport {
   settings: SoakSettings & { connectionMaxAgeMs: number; rotationIntervalMs: number };
   machine: {
@@ -15,7 +23,15 @@ export interface SoakReport {
     pinned: { webhookCpu: number; generatorCpu: number } | undefined;
   };
   requests: Verdicts & { fired: number; unansweredAtStop: number; connectionsOpened: number };
-  latencyMs: { p50: number; p99: number; p999: number; max: number; p99OutsideApiServerOutage: number };
+  latencyMs: {
+    p50: number;
+    p99: number;
+    p999: number;
+    max: number;
+    p99OutsideApiServerOutage: number;
+    /** How late the load generator sent (its own lag, part of every latency above). */
+    generatorLagP99: number;
+  };
   rss: {
     baselineAtMs: number;
     baselineMiB: number;
@@ -23,7 +39,7 @@ export interface SoakReport {
     endMiB: number;
     changePercent: number;
     peakMiB: number;
-    series: Array<{ atS: number; rssMiB: number; heapUsedMiB: number }>;
+    series: MemorySample[];
   };
   certificates: {
     rotations: Array<{ atMs: number; mode: RotationMode; serial: string; firstSeenAfterMs: number | null }>;
@@ -86,7 +102,7 @@ export function renderReport(r: SoakReport): { table: string; json: string } {
     ],
     [
       'latency p50 / p99 / p99.9 / max (from the scheduled time)',
-      `${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.p999)} / ${ms(r.latencyMs.max)}; p99 outside the kube-apiserver outage ${ms(r.latencyMs.p99OutsideApiServerOutage)}`,
+      `${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.p999)} / ${ms(r.latencyMs.max)}; p99 outside the kube-apiserver outage ${ms(r.latencyMs.p99OutsideApiServerOutage)}; the generator's own lag p99 ${ms(r.latencyMs.generatorLagP99)}`,
       '',
     ],
     [

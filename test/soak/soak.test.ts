@@ -27,7 +27,7 @@ import { RotatingCertificate, normalizeSerial, type RotationMode } from './certi
 import { Churn, serviceAccountBody } from './churn.js';
 import { Judge } from './judge.js';
 import type { GeneratorConfig, GeneratorMessage, ParentMessage, Shape, State } from './protocol.js';
-import { percentile, renderReport, type SoakReport } from './report.js';
+import { percentile, renderReport, type MemorySample, type SoakReport } from './report.js';
 import { soakSettings } from './settings.js';
 import { Timeline } from './timeline.js';
 import { pinned, rssBytes, startSoakWebhook } from './webhook.js';
@@ -187,7 +187,9 @@ describe('soak', () => {
           else if (message.type === 'done') generatorDone = message;
         }),
       );
-      await listening;
+      // Awaited at the end; a generator that dies before then fails the test there (or here).
+      finished.catch(() => undefined);
+      await Promise.race([listening, finished]);
       const config: GeneratorConfig = {
         port: webhook.port,
         ca,
@@ -209,7 +211,7 @@ describe('soak', () => {
 
       // Resident memory once a second; the V8 heap (from the metrics port) every 5 s, to tell them apart.
       const rss: Array<{ atMs: number; bytes: number }> = [];
-      const memory: Array<{ atS: number; rssMiB: number; heapUsedMiB: number }> = [];
+      const memory: MemorySample[] = [];
       let ticks = 0;
       const sampler = setInterval(() => {
         const atMs = since(clock());
@@ -218,9 +220,15 @@ describe('soak', () => {
           () => undefined,
         );
         if (ticks++ % 5 === 0)
-          void Promise.all([rssBytes(webhook.pid), heapUsedBytes(webhook.metricsPort)]).then(
+          void Promise.all([rssBytes(webhook.pid), heapBytes(webhook.metricsPort)]).then(
             ([bytes, heap]) =>
-              memory.push({ atS: Math.round(atMs / 1000), rssMiB: mib(bytes), heapUsedMiB: mib(heap) }),
+              memory.push({
+                atS: Math.round(atMs / 1000),
+                rssMiB: mib(bytes),
+                heapUsedMiB: mib(heap.used),
+                heapTotalMiB: mib(heap.total),
+                externalMiB: mib(heap.external),
+              }),
             () => undefined,
           );
       }, 1000);
@@ -233,6 +241,10 @@ describe('soak', () => {
         timeline,
         clock,
         perSecond: settings.serviceAccountChangesPerSecond,
+      });
+      deferCleanup(async () => {
+        clearInterval(sampler);
+        await churn.pause();
       });
       churn.start();
 
@@ -343,6 +355,7 @@ describe('soak', () => {
           p999: percentile(latencies, 0.999),
           max: latencies.at(-1) ?? 0,
           p99OutsideApiServerOutage: percentile(outsideOutage, 0.99),
+          generatorLagP99: percentile(Float64Array.from(judge.latencies.map((l) => l.lag)).sort(), 0.99),
         },
         rss: {
           baselineAtMs: baseline?.atMs ?? 0,
@@ -413,9 +426,14 @@ describe('soak', () => {
 
 const mib = (bytes: number): number => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-async function heapUsedBytes(metricsPort: number): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
-  return sampleSum(await res.text(), 'nodejs_heap_size_used_bytes');
+/** The webhook's V8 heap (used, committed) and memory outside it, from prom-client's metrics. */
+async function heapBytes(metricsPort: number): Promise<{ used: number; total: number; external: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return {
+    used: sampleSum(text, 'nodejs_heap_size_used_bytes'),
+    total: sampleSum(text, 'nodejs_heap_size_total_bytes'),
+    external: sampleSum(text, 'nodejs_external_memory_bytes'),
+  };
 }
 
 function seenAfter(
