@@ -43,8 +43,8 @@ export class RoleMappingError extends Error {
 
 interface Pattern {
   entry: MappedIdentity;
-  namespace: RegExp;
-  name: RegExp;
+  namespace: (value: string) => boolean;
+  name: (value: string) => boolean;
   wildcards: number;
   exactNamespace: boolean;
   literals: number;
@@ -60,13 +60,26 @@ const FIELDS = {
 /** A namespace or name with `*` globs: DNS-label characters, dots (ServiceAccount names) and `*`. */
 const PART = /^[a-z0-9*]([a-z0-9.*-]*[a-z0-9*])?$/;
 
-const glob = (part: string): RegExp =>
-  new RegExp(
-    `^${part
-      .split('*')
-      .map((s) => s.replace(/\./g, '\\.'))
-      .join('.*')}$`,
-  );
+/**
+ * A `*` glob as a test. Not a RegExp: `^.*-.*-prod$` backtracks polynomially on a long name
+ * without a match, while the literal parts found left to right in turn take linear time.
+ */
+function glob(part: string): (value: string) => boolean {
+  const [first = '', ...rest] = part.split('*');
+  const last = rest.pop();
+  if (last === undefined) return (value) => value === first;
+  return (value) => {
+    const end = value.length - last.length;
+    if (end < first.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+    let at = first.length;
+    for (const literal of rest) {
+      const found = value.indexOf(literal, at);
+      if (found === -1 || found + literal.length > end) return false;
+      at = found + literal.length;
+    }
+    return true;
+  };
+}
 
 const stars = (part: string): number => part.split('*').length - 1;
 
@@ -126,7 +139,7 @@ export function parseRoleMapping(config: string, origin: string): RoleMapping {
     get(namespace, name) {
       const hit = exact.get(`${namespace}/${name}`);
       if (hit !== undefined) return hit;
-      return patterns.find((p) => p.namespace.test(namespace) && p.name.test(name))?.entry;
+      return patterns.find((p) => p.namespace(namespace) && p.name(name))?.entry;
     },
   };
 }

@@ -117,6 +117,37 @@ describe('glob keys: the most specific match wins', () => {
     expect(narrow.get('axb', 'app')).toBeUndefined();
     expect(narrow.get('a.b', 'app')?.roleArn).toBe('dots');
   });
+
+  it.each([
+    ['a*', 'a', true],
+    ['a*', 'ba', false],
+    ['*a', 'ba', true],
+    ['*a*a*', 'aa', true],
+    ['*a*a*', 'a', false],
+    ['a*a', 'a', false],
+    ['a*b*c', 'abbc', true],
+    ['a*b*c', 'acbc', true],
+    ['a*b*c', 'acb', false],
+    ['**', '', true],
+    ['*-*-prod', 'x--prod', true],
+    ['*-*-prod', 'x-prod', false],
+  ])('matches the glob %s against %s: %s', (pattern, value, matches) => {
+    const mapping = parse({ [`${pattern}/app`]: { RoleARN: ROLE } });
+    expect(mapping.get(value, 'app') !== undefined).toBe(matches);
+  });
+
+  // Found by fuzzing: globs were regular expressions (`^.*-.*-prod$`), which backtrack
+  // polynomially on a long namespace or name without a match: 200,000 characters blocked the
+  // event loop for a minute, a 3 MiB review for hours.
+  it('matches a glob in time linear in the name', () => {
+    const mapping = parse({ '*-*-prod/*': { RoleARN: ROLE }, 'a/*-*-*-x': { RoleARN: ROLE } });
+    const long = 'a-'.repeat(1_000_000);
+    const started = performance.now();
+    expect(mapping.get(long, 'app')).toBeUndefined();
+    expect(mapping.get('a', long)).toBeUndefined();
+    expect(mapping.get(`${long}prod`, 'app')?.roleArn).toBe(ROLE);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
 });
 
 describe('roleMappingFromConfigMap', () => {
