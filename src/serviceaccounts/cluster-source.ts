@@ -1,11 +1,14 @@
 // ServiceAccounts from the cluster: a cluster-wide list/watch whose cache keeps, per ServiceAccount,
-// only the annotations this webhook reads (namespace/name → annotations, one shared empty object
-// for the many without any), plus a live GET on a cache miss.
+// only the annotations this webhook reads, plus a live GET on a cache miss. At 100,000
+// ServiceAccounts every byte per entry is 100 kB: namespace → name → the role ARN alone when that
+// is the one annotation kept (the usual case), else the annotations (one shared empty object for
+// the many without any).
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeClient, KubernetesError } from '../cluster.js';
 import { relevantAnnotations, type Annotations } from '../identity/rules.js';
+import { ANNOTATION } from '../vocabulary.js';
 import { InformerSupervisor } from './informer-supervisor.js';
 import { ListWatch } from './list-watch.js';
 import { createLookup, type Lookup } from './lookup.js';
@@ -35,37 +38,71 @@ export function trimServiceAccount(annotationPrefix: string, account: V1ServiceA
   };
 }
 
-interface Entry {
-  key: string;
-  annotations: Annotations;
+/** What the cache holds of one ServiceAccount: its role ARN, or its relevant annotations. */
+type Kept = string | Annotations;
+
+/** namespace → name → Kept. */
+class ServiceAccountCache {
+  private readonly namespaces = new Map<string, Map<string, Kept>>();
+  size = 0;
+
+  constructor(
+    private readonly annotationPrefix: string,
+    private readonly roleArnKey: string,
+  ) {}
+
+  get(namespace: string, name: string): V1ServiceAccount | undefined {
+    const kept = this.namespaces.get(namespace)?.get(name);
+    if (kept === undefined) return undefined;
+    const annotations = typeof kept === 'string' ? { [this.roleArnKey]: kept } : kept;
+    return { metadata: { name, namespace, annotations } };
+  }
+
+  put(account: V1ServiceAccount): void {
+    const { namespace = '', name = '' } = account.metadata ?? {};
+    const annotations = relevantAnnotations(this.annotationPrefix, account.metadata?.annotations);
+    const keys = Object.keys(annotations);
+    const roleArnOnly = keys.length === 1 && keys[0] === this.roleArnKey;
+    const kept = keys.length === 0 ? NONE : roleArnOnly ? annotations[this.roleArnKey]! : annotations;
+    let names = this.namespaces.get(namespace);
+    if (names === undefined) this.namespaces.set(namespace, (names = new Map()));
+    if (!names.has(name)) this.size += 1;
+    names.set(name, kept);
+  }
+
+  remove(account: V1ServiceAccount): void {
+    const { namespace = '', name = '' } = account.metadata ?? {};
+    const names = this.namespaces.get(namespace);
+    if (!names?.delete(name)) return;
+    this.size -= 1;
+    if (names.size === 0) this.namespaces.delete(namespace);
+  }
 }
 
 export class ClusterServiceAccountSource implements ServiceAccountSource {
   private readonly client: KubeClient;
-  private cache = new Map<string, Annotations>();
+  private cache: ServiceAccountCache;
   private readonly lookup: Lookup;
   private readonly supervisor: InformerSupervisor;
 
   constructor(private readonly options: ClusterSourceOptions) {
     this.client = new KubeClient(options.kubeConfig);
-    const informer = new ListWatch<V1ServiceAccount, Entry>({
+    const roleArnKey = `${options.annotationPrefix}/${ANNOTATION.roleArn}`;
+    const newCache = () => new ServiceAccountCache(options.annotationPrefix, roleArnKey);
+    this.cache = newCache();
+    const informer = new ListWatch<V1ServiceAccount>({
       client: this.client,
       path: PATH,
-      keep: (account) => this.entry(account),
-      onList: (entries) => {
-        this.cache = new Map(entries.map(({ key, annotations }) => [key, annotations]));
+      // A list fills a cache of its own, which replaces the one in use once all of it has arrived.
+      list: () => {
+        const next = newCache();
+        return { add: (account) => next.put(account), done: () => (this.cache = next) };
       },
-      onEvent: (type, { key, annotations }) => {
-        if (type === 'DELETED') this.cache.delete(key);
-        else this.cache.set(key, annotations);
-      },
+      onEvent: (type, account) => (type === 'DELETED' ? this.cache.remove(account) : this.cache.put(account)),
     });
     this.supervisor = new InformerSupervisor(informer, options.log, 'ServiceAccount');
     this.lookup = createLookup({
-      cached: (namespace, name) => {
-        const annotations = this.cache.get(`${namespace}/${name}`);
-        return annotations && { metadata: { name, namespace, annotations } };
-      },
+      cached: (namespace, name) => this.cache.get(namespace, name),
       fetch: (namespace, name, signal) => this.read(namespace, name, signal),
       gracePeriodMs: options.gracePeriodMs,
       onMiss: options.onMiss,
@@ -99,14 +136,6 @@ export class ClusterServiceAccountSource implements ServiceAccountSource {
 
   size(): number {
     return this.cache.size;
-  }
-
-  private entry(account: V1ServiceAccount): Entry {
-    const annotations = relevantAnnotations(this.options.annotationPrefix, account.metadata?.annotations);
-    return {
-      key: `${account.metadata?.namespace}/${account.metadata?.name}`,
-      annotations: Object.keys(annotations).length === 0 ? NONE : annotations,
-    };
   }
 
   private async read(

@@ -44,16 +44,22 @@ export class ConfigMapRoleSource implements Pick<RoleMapping, 'get'> {
     this.log = options.log;
     this.origin = `ConfigMap ${namespace}/${CONFIG_MAP_NAME}`;
     this.client = new KubeClient(kubeConfig);
-    const informer = new ListWatch<V1ConfigMap, V1ConfigMap>({
+    const informer = new ListWatch<V1ConfigMap>({
       client: this.client,
       path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`,
       fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
-      keep: (configMap) => configMap,
-      onList: (configMaps) => {
-        const configMap = configMaps.find((item) => item.metadata?.name === CONFIG_MAP_NAME);
-        if (configMap === undefined) {
-          if (this.seen !== undefined) this.deleted();
-        } else if (configMap.metadata?.resourceVersion !== this.seen) this.apply(configMap);
+      list: () => {
+        let listed: V1ConfigMap | undefined;
+        return {
+          add: (configMap) => {
+            if (configMap.metadata?.name === CONFIG_MAP_NAME) listed = configMap;
+          },
+          done: () => {
+            if (listed === undefined) {
+              if (this.seen !== undefined) this.deleted();
+            } else if (listed.metadata?.resourceVersion !== this.seen) this.apply(listed);
+          },
+        };
       },
       onEvent: (type, configMap) => (type === 'DELETED' ? this.deleted() : this.apply(configMap)),
     });

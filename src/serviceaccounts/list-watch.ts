@@ -1,7 +1,7 @@
 // List, then watch from the list's resourceVersion, as client-go's reflector does: the list in
 // pages, bookmarks to keep the resourceVersion current, a new watch from it when the API server
-// ends one, and a fresh list when that resourceVersion is too old (410 Gone). The objects go to
-// `keep` as they arrive, so only what the caller keeps of them stays in memory. A broken
+// ends one, and a fresh list when that resourceVersion is too old (410 Gone). Each page goes to
+// the caller as it arrives, so only what the caller keeps of it stays in memory. A broken
 // connection or any other failure is reported through 'error' (InformerSupervisor retries).
 import {
   KubernetesError,
@@ -12,16 +12,20 @@ import {
 } from '../cluster.js';
 import type { SupervisedInformer } from './informer-supervisor.js';
 
-export interface ListWatchOptions<Raw extends KubeObject, Kept> {
+/** Where a full list goes, page by page; `done` once all of it has arrived (not after a failure). */
+export interface ListSink<Raw> {
+  add(object: Raw): void;
+  done(): void;
+}
+
+export interface ListWatchOptions<Raw extends KubeObject> {
   client: KubeClient;
   /** The collection, e.g. /api/v1/serviceaccounts. */
   path: string;
   fieldSelector?: string;
-  /** What is kept of each listed or watched object. */
-  keep(object: Raw): Kept;
-  /** Every object there is, after the first list and every list after a 410. */
-  onList(items: Kept[]): void;
-  onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', item: Kept): void;
+  /** A full list begins (the first one, and every one after a 410): where its objects go. */
+  list(): ListSink<Raw>;
+  onEvent(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Raw): void;
 }
 
 const PAGE_SIZE = 500;
@@ -32,13 +36,13 @@ const WATCH_GRACE_MS = 60_000;
 
 const isGone = (error: unknown): boolean => error instanceof KubernetesError && error.code === 410;
 
-export class ListWatch<Raw extends KubeObject, Kept> implements SupervisedInformer {
+export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
   private resourceVersion = '';
   /** Aborts the list or watch in progress; replaced by each start. */
   private running: AbortController | undefined;
   private readonly errorListeners: Array<(error: unknown) => void> = [];
 
-  constructor(private readonly options: ListWatchOptions<Raw, Kept>) {}
+  constructor(private readonly options: ListWatchOptions<Raw>) {}
 
   on(_event: 'error', callback: (error: unknown) => void): void {
     this.errorListeners.push(callback);
@@ -67,8 +71,8 @@ export class ListWatch<Raw extends KubeObject, Kept> implements SupervisedInform
   }
 
   private async list(signal: AbortSignal): Promise<void> {
-    const { client, path, keep, fieldSelector } = this.options;
-    const items: Kept[] = [];
+    const { client, path, fieldSelector } = this.options;
+    const sink = this.options.list();
     let resourceVersion: string | undefined;
     let next: string | undefined;
     do {
@@ -77,16 +81,16 @@ export class ListWatch<Raw extends KubeObject, Kept> implements SupervisedInform
       if (fieldSelector) query.set('fieldSelector', fieldSelector);
       const page = await client.json<KubeList<Raw>>('GET', `${path}?${query}`, { signal });
       resourceVersion ??= page.metadata?.resourceVersion;
-      for (const item of page.items) items.push(keep(item));
+      for (const item of page.items) sink.add(item);
       next = page.metadata?.continue;
     } while (next);
     signal.throwIfAborted();
-    this.options.onList(items);
+    sink.done();
     this.resourceVersion = resourceVersion ?? '';
   }
 
   private async watch(running: AbortController): Promise<void> {
-    const { client, path, fieldSelector, keep, onEvent } = this.options;
+    const { client, path, fieldSelector, onEvent } = this.options;
     const seconds = WATCH_SECONDS.min + Math.floor(Math.random() * (WATCH_SECONDS.max - WATCH_SECONDS.min));
     const query = new URLSearchParams({
       watch: '1',
@@ -109,7 +113,7 @@ export class ListWatch<Raw extends KubeObject, Kept> implements SupervisedInform
         stream.abort();
         return;
       }
-      if (type !== 'BOOKMARK') onEvent(type, keep(object));
+      if (type !== 'BOOKMARK') onEvent(type, object);
       this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
     };
     let ended: Promise<void>;
