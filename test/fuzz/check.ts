@@ -22,6 +22,8 @@ export interface Answer {
 
 export interface Verdict {
   answer: Answer;
+  /** A 200 with a patch: the input reached the mutation. */
+  patched: boolean;
   /** Empty when the answers were right. */
   problems: string[];
 }
@@ -56,7 +58,11 @@ async function ask(app: FastifyInstance, input: FuzzInput, timeoutMs: number): P
 export async function check(app: FastifyInstance, input: FuzzInput, timeoutMs: number): Promise<Verdict> {
   const first = await ask(app, input, timeoutMs);
   if (typeof first === 'string') {
-    return { answer: { status: 0, contentType: '', body: '', ms: timeoutMs }, problems: [first] };
+    return {
+      answer: { status: 0, contentType: '', body: '', ms: timeoutMs },
+      patched: false,
+      problems: [first],
+    };
   }
   const problems = judge(input, first);
   const second = await ask(app, input, timeoutMs);
@@ -69,7 +75,8 @@ export async function check(app: FastifyInstance, input: FuzzInput, timeoutMs: n
     problems.push(
       `not deterministic: first ${first.status} ${clip(first.body)}, then ${second.status} ${clip(second.body)}`,
     );
-  return { answer: first, problems };
+  const patched = first.status === 200 && first.body.includes('"patchType":"JSONPatch"');
+  return { answer: first, patched, problems };
 }
 
 function judge(input: FuzzInput, answer: Answer): string[] {

@@ -23,6 +23,7 @@ describe('fuzzing POST /mutate', () => {
     expect(failures).toEqual([]);
     // The run reached every answer, not only the parser's refusals.
     for (const status of ['200', '400', '413', '415']) expect(stats.statuses[status]).toBeGreaterThan(0);
+    expect(stats.patched).toBeGreaterThan(INPUTS / 20);
     expect(stats.inputs).toBe(INPUTS);
   }, 300_000);
 

@@ -28,6 +28,8 @@ export interface FuzzStats {
   inputs: number;
   seconds: number;
   statuses: Record<string, number>;
+  /** Answers 200 with a patch. */
+  patched: number;
   shapes: Record<string, number>;
   failures: Failure[];
   /** The slowest answers (the first of the two sends), slowest first. */
@@ -61,7 +63,7 @@ export function inputAt(seed: number, index: number): FuzzInput {
 }
 
 export function emptyStats(): FuzzStats {
-  return { inputs: 0, seconds: 0, statuses: {}, shapes: {}, failures: [], slowest: [] };
+  return { inputs: 0, seconds: 0, statuses: {}, patched: 0, shapes: {}, failures: [], slowest: [] };
 }
 
 export async function fuzz(apps: FastifyInstance[], run: FuzzRun): Promise<FuzzStats> {
@@ -71,8 +73,9 @@ export async function fuzz(apps: FastifyInstance[], run: FuzzRun): Promise<FuzzS
   for (let index = run.from; index < run.to; index++) {
     run.onInput?.(index);
     const input = inputAt(run.seed, index);
-    const { answer, problems } = await check(apps[input.config]!, input, run.timeoutMs);
+    const { answer, patched, problems } = await check(apps[input.config]!, input, run.timeoutMs);
     stats.inputs++;
+    if (patched) stats.patched++;
     stats.statuses[answer.status] = (stats.statuses[answer.status] ?? 0) + 1;
     stats.shapes[input.shape] = (stats.shapes[input.shape] ?? 0) + 1;
     if (stats.slowest.length < SLOWEST || answer.ms > stats.slowest.at(-1)!.ms) {

@@ -137,6 +137,7 @@ async function runWorker(args: Args, from: number): Promise<{ stats: FuzzStats; 
 
 function merge(total: FuzzStats, part: FuzzStats): void {
   total.inputs += part.inputs;
+  total.patched += part.patched;
   for (const [status, count] of Object.entries(part.statuses))
     total.statuses[status] = (total.statuses[status] ?? 0) + count;
   for (const [shape, count] of Object.entries(part.shapes))
@@ -154,7 +155,7 @@ function report(stats: FuzzStats): void {
   console.log(
     `fuzz: ${stats.inputs} inputs in ${stats.seconds.toFixed(1)} s, ${Math.round(stats.inputs / stats.seconds)} inputs/s (each sent twice)`,
   );
-  console.log(`  statuses: ${statusLine(stats)}`);
+  console.log(`  statuses: ${statusLine(stats)} (200 with a patch: ${stats.patched})`);
   console.log(
     `  shapes: ${Object.entries(stats.shapes)
       .map(([shape, count]) => `${shape}: ${count}`)
