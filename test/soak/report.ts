@@ -22,7 +22,13 @@ export interface SoakReport {
     node: string;
     pinned: { webhookCpu: number; generatorCpu: number } | undefined;
   };
-  requests: Verdicts & { fired: number; unansweredAtStop: number; connectionsOpened: number };
+  requests: Verdicts & {
+    fired: number;
+    unansweredAtStop: number;
+    connectionsOpened: number;
+    answeredBeforeSigterm: number;
+    scheduledBeforeSigterm: number;
+  };
   latencyMs: {
     p50: number;
     p99: number;
@@ -91,6 +97,11 @@ export function renderReport(r: SoakReport): { table: string; json: string } {
       'requests sent / answered',
       `${q.sent} / ${q.answered} (${q.fired} scheduled; ${q.connectionsOpened} connections opened, at most ${r.settings.connections} at once)`,
       '',
+    ],
+    [
+      'load delivered: answered before SIGTERM / scheduled',
+      `${q.answeredBeforeSigterm} / ${q.scheduledBeforeSigterm} (${((q.answeredBeforeSigterm / q.scheduledBeforeSigterm) * 100).toFixed(1)} %)`,
+      goal(q.answeredBeforeSigterm >= 0.95 * q.scheduledBeforeSigterm),
     ],
     ['failed requests', String(q.failed), goal(q.failed === 0)],
     ['wrong answers', String(q.wrong), goal(q.wrong === 0)],

@@ -348,6 +348,8 @@ describe('soak', () => {
           fired: generatorDone?.fired ?? 0,
           unansweredAtStop: generatorDone?.unanswered ?? 0,
           connectionsOpened: generatorDone?.connectionsOpened ?? 0,
+          answeredBeforeSigterm: judge.latencies.length,
+          scheduledBeforeSigterm: Math.floor((settings.rate * (sigtermAt - loadStart)) / 1000),
         },
         latencyMs: {
           p50: percentile(latencies, 0.5),
@@ -419,6 +421,11 @@ describe('soak', () => {
         `RSS at the end vs at ${baselineMs / 1000} s, %`,
       ).toBeLessThanOrEqual(10);
       expect(churn.total).toBeGreaterThan(0);
+      // Otherwise the numbers above are not for this rate: the webhook (or the machine) fell behind.
+      expect(
+        report.requests.answeredBeforeSigterm,
+        `answers before SIGTERM, of ${report.requests.scheduledBeforeSigterm} scheduled at ${settings.rate} req/s`,
+      ).toBeGreaterThanOrEqual(0.95 * report.requests.scheduledBeforeSigterm);
     },
     settings.durationMs + 300_000,
   );
