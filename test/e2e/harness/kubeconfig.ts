@@ -1,14 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 
-/** Writes a kubeconfig for the e2e API server with one user: client certificate or bearer token. */
+/** Writes a kubeconfig for the e2e API server with one user: client certificate, bearer token or exec plugin. */
 export function writeKubeconfig(
   file: string,
   server: string,
   caFile: string,
   user: {
     name: string;
-    credentials: { 'client-certificate': string; 'client-key': string } | { token: string };
+    credentials:
+      | { 'client-certificate': string; 'client-key': string }
+      | { token: string }
+      | { exec: Record<string, unknown> };
   },
 ): Promise<void> {
   const config = {
