@@ -38,7 +38,8 @@ die() {
   log "$*"
   exit 1
 }
-kubectl() { "$KUBECTL" --context "$CONTEXT" "$@"; }
+# `command`: with KUBECTL=kubectl, the function would otherwise call itself.
+kubectl() { command "$KUBECTL" --context "$CONTEXT" "$@"; }
 
 require_tools() {
   local tool

@@ -31,7 +31,8 @@ BRIDGE=piw-docker0
 ADDRESS_PREFIX=172.31 # the bridge's and every network's addresses: 172.31.x.y
 BRIDGE_ADDRESS=$ADDRESS_PREFIX.255.1/24
 ADDRESS_POOL=$ADDRESS_PREFIX.0.0/17
-NETWORKS_FILE="$WORK_DIR/bridges" # the bridges of the networks our dockerd created (kind's)
+KIND_BRIDGE=piw-kind0             # the bridge of docker's network "kind", which the node is on
+NETWORKS_FILE="$WORK_DIR/bridges" # the bridges of the networks our dockerd created
 DOCKER=/usr/bin/docker             # Debian's client: another one on PATH may lack BuildKit support
 PACKAGES=(docker.io containerd runc containernetworking-plugins iptables debootstrap busybox-static jq gcc libc6-dev)
 export DOCKER_HOST="unix://$SOCKET"
@@ -107,7 +108,7 @@ start_dockerd() {
     --ip 127.0.0.1 --default-address-pool "base=$ADDRESS_POOL,size=24" \
     --exec-opt native.cgroupdriver=cgroupfs \
     --add-runtime "runc-drop-caps=$here/offline/runc-drop-caps" --default-runtime runc-drop-caps \
-    >"$run_dir/logs/dockerd.log" 2>&1 </dev/null &
+    >"$run_dir/logs/dockerd.log" 2>&1 </dev/null 9>&- & # 9: the lock, not for the daemon to hold
   local pid=$! deadline=$((SECONDS + 60))
   until "$DOCKER" info >/dev/null 2>&1; do
     kill -0 "$pid" 2>/dev/null || die "dockerd exited: $(tail -n 3 "$run_dir/logs/dockerd.log")"
@@ -130,12 +131,32 @@ link_tools() {
   for tool in kind kubectl helm crictl; do ln -sfn "$BIN_DIR/$tool" "$STATE/bin/$tool"; done
 }
 
+# kind puts its node on docker's network "kind" and uses it as it finds it: create it first, on a
+# bridge of a known name, and let nothing from it be forwarded elsewhere. The node needs nothing
+# beyond this machine (every image is preloaded or loaded), and before kube-proxy has written its
+# rules, Pods' connections to the kubernetes Service IP would follow the default route out.
+# REJECT, not DROP: such a client fails at once and retries instead of waiting for a timeout.
+kind_network() {
+  local bridge
+  bridge="$("$DOCKER" network inspect kind --format '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null)" || true
+  if [[ "$bridge" != "$KIND_BRIDGE" ]]; then
+    "$DOCKER" network rm kind >/dev/null 2>&1 || true
+    "$DOCKER" network create --driver bridge --opt "com.docker.network.bridge.name=$KIND_BRIDGE" \
+      --opt com.docker.network.bridge.enable_ip_masquerade=true kind >/dev/null ||
+      die "docker network create kind (bridge $KIND_BRIDGE) failed"
+  fi
+  iptables -C DOCKER-USER -i "$KIND_BRIDGE" ! -o "$KIND_BRIDGE" -j REJECT 2>/dev/null ||
+    iptables -I DOCKER-USER -i "$KIND_BRIDGE" ! -o "$KIND_BRIDGE" -j REJECT ||
+    die "iptables: could not keep the kind network's traffic on this machine"
+}
+
 create_cluster() {
   # A node container left in the persistent data root by a run that never got to `down`.
   if "$STATE/bin/kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; then
     log "deleting the cluster a previous run left"
     PATH="$STATE/bin:$PATH" "$STATE/bin/kind" delete cluster --name "$KIND_CLUSTER_NAME" >&2
   fi
+  kind_network
   PATH="$STATE/bin:$PATH" KIND="$STATE/bin/kind" DOCKER="$STATE/bin/docker" KUBECTL="$STATE/bin/kubectl" \
     HELM="$STATE/bin/helm" KIND_NODE_IMAGE="$NODE_IMAGE" \
     KIND_CONFIG_OVERLAY="$here/offline/cluster-overlay.yaml" bash "$here/kind.sh" up
@@ -143,8 +164,11 @@ create_cluster() {
 }
 
 record_bridges() {
-  "$DOCKER" network ls --filter driver=bridge --format '{{.ID}} {{.Name}}' |
-    awk '$2 != "bridge" { print "br-" substr($1, 1, 12) }' >"$NETWORKS_FILE.new" &&
+  local networks
+  networks="$("$DOCKER" network ls --quiet --filter driver=bridge)" || return 1
+  # shellcheck disable=SC2086 # one argument per network ID
+  "$DOCKER" network inspect --format '{{.Id}} {{index .Options "com.docker.network.bridge.name"}}' $networks |
+    awk '{ print ($2 != "" && $2 != "<no value>" ? $2 : "br-" substr($1, 1, 12)) }' | grep -vx "$BRIDGE" >"$NETWORKS_FILE.new" &&
     mv "$NETWORKS_FILE.new" "$NETWORKS_FILE"
 }
 
@@ -180,6 +204,8 @@ up() {
   [[ "$(id -u)" == 0 ]] || die "must run as root (dockerd, bridges, iptables)"
   run_dir="$STATE/run-$(date -u +%Y%m%dT%H%M%SZ)"
   mkdir -p "$run_dir/logs"
+  # Keep the last five runs' logs.
+  find "$STATE" -maxdepth 1 -name 'run-*' -type d | sort | head -n -5 | xargs -r rm -rf
   trap on_failure EXIT
   local start=$SECONDS
   phase teardown down
@@ -230,7 +256,7 @@ unmount_leftovers() {
 
 remove_bridges() {
   local bridge
-  for bridge in "$BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null); do
+  for bridge in "$BRIDGE" "$KIND_BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null); do
     ip link show "$bridge" >/dev/null 2>&1 && ip link delete "$bridge" && log "removed bridge $bridge"
   done
   return 0
@@ -241,7 +267,7 @@ remove_bridges() {
 remove_iptables() {
   local table rule chain pattern other
   other="$(pgrep -x dockerd || true)"
-  pattern="$(printf '%s|' "$BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null))${ADDRESS_PREFIX//./\\.}\\."
+  pattern="$(printf '%s|' "$BRIDGE" "$KIND_BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null))${ADDRESS_PREFIX//./\\.}\\."
   [[ -n "$other" ]] || pattern+="|DOCKER"
   for table in filter nat; do
     iptables -t "$table" -S 2>/dev/null | grep '^-A ' | grep -E -- "$pattern" |
@@ -291,9 +317,18 @@ status() {
   return 0
 }
 
+# One up or down at a time: a second one would tear down the first one's daemon mid-build.
+lock() {
+  mkdir -p "$WORK_DIR"
+  exec 9>>"$WORK_DIR/offline.lock"
+  flock --nonblock 9 ||
+    die "another hack/kind/offline.sh up/down is running (PID $(cat "$WORK_DIR/offline.pid" 2>/dev/null || echo unknown)); wait for it or stop it"
+  echo $$ >"$WORK_DIR/offline.pid"
+}
+
 case "${1:-}" in
-up) up ;;
-down) down ;;
+up) lock && up ;;
+down) lock && down ;;
 status) status ;;
 *) die "usage: $0 up|down|status" ;;
 esac

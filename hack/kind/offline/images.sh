@@ -38,7 +38,7 @@ die() {
   log "$*"
   exit 1
 }
-docker() { "$DOCKER" "$@"; }
+docker() { command "$DOCKER" "$@"; } # `command`: DOCKER may be plain "docker"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/kind-images.XXXXXX")"
 containerd_pid=""
@@ -361,8 +361,11 @@ build_distroless_node() { # image
 
 # --- main ---------------------------------------------------------------------------------------
 
-[[ -d "$KIND_SOURCE/images/base/files" ]] || die "kind's source is not in the Go module cache: $KIND_SOURCE"
-[[ -f "$KUBERNETES_SOURCE/build/pause/linux/pause.c" ]] || die "Kubernetes' source is not in the Go module cache: $KUBERNETES_SOURCE"
+# kind's base image files and storage manifest, Kubernetes' pause.c: from their Go modules.
+[[ -d "$KIND_SOURCE/images/base/files" ]] || GOFLAGS= go mod download "sigs.k8s.io/kind@$KIND_VERSION" ||
+  die "could not download sigs.k8s.io/kind@$KIND_VERSION from the Go module proxy"
+[[ -f "$KUBERNETES_SOURCE/build/pause/linux/pause.c" ]] || GOFLAGS= go mod download "k8s.io/kubernetes@$K8S_VERSION" ||
+  die "could not download k8s.io/kubernetes@$K8S_VERSION from the Go module proxy"
 
 MINBASE="pod-identity-webhook/kind-minbase:$(builder_key build_minbase)"
 BASE_ROOTFS="pod-identity-webhook/kind-base-rootfs:$(builder_key build_base_rootfs)"
@@ -413,4 +416,16 @@ else
   ensure "$NODE_IMAGE" build_node "$NODE_IMAGE" "$BASE" "${preloaded[@]}"
   log "node image ready ($((SECONDS - start)) s)"
 fi
+
+# The data root persists between runs: keep only the current images, drop the build contexts
+# (gigabytes: the node's binaries and preloaded images) and what newer builds left untagged.
+for image in $(docker images --filter 'reference=pod-identity-webhook/kind-*' --format '{{.Repository}}:{{.Tag}}'); do
+  [[ " $MINBASE $BASE_ROOTFS $BASE $GLIBC $NODE_IMAGE " == *" $image "* ]] ||
+    docker image rm "$image" >/dev/null 2>&1 || true
+done
+docker image prune --force >/dev/null
+docker builder prune --force --filter type=source.local >/dev/null
+# BuildKit's layers of replaced images (an old node image's 1.3 GB of preloaded images, npm ci of
+# an old package-lock): the most recently used gigabyte stays, for the webhook image's next build.
+docker builder prune --force --keep-storage 1000000000 >/dev/null
 echo "$NODE_IMAGE"
