@@ -45,6 +45,10 @@ import { addOidcCommand } from './oidc-command.js';
 import { addStsCommand } from './sts-command.js';
 import { fail } from './output.js';
 import { addTrustPolicyCommand } from './trust-policy-command.js';
+import { slimClientNode } from './slim-client-node.js';
+
+// Before anything loads @kubernetes/client-node (serve and doctor import it lazily).
+slimClientNode();
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
