@@ -174,7 +174,7 @@ async function servingCertificates(
   onChange: (pair: KeyPair) => void,
 ): Promise<{ first: KeyPair; notReady?: () => string | undefined; stop: () => void }> {
   if (flags.certificates === 'builtin') {
-    // Loaded only here, like the cluster source: it brings client-node and an X.509 library.
+    // Loaded only here, like the cluster source: an X.509 library and client-node's KubeConfig.
     const { startBuiltinCertificates } = await import('../certificates/builtin.js');
     return startBuiltinCertificates({ ...flags.builtin!, kubeconfig: flags.kubeconfig }, log, onChange);
   }
@@ -204,8 +204,8 @@ async function createSource(
     );
     return { source, notSynced: () => undefined, stopSource: async () => {} };
   }
-  // Loaded only here: @kubernetes/client-node costs ~90 MB and ~300 ms to import, which local runs
-  // from a file and the `mutate` command need not pay.
+  // Loaded only here: client-node's KubeConfig and what it brings (a YAML parser, proxy agents)
+  // cost ~10 MB and tens of ms, which local runs from a file and the `mutate` command need not pay.
   const [{ ClusterServiceAccountSource }, { loadKubeConfig }] = await Promise.all([
     import('../serviceaccounts/cluster-source.js'),
     import('../cluster.js'),
