@@ -33,6 +33,8 @@ const PAGE_SIZE = 500;
 const WATCH_SECONDS = { min: 300, max: 600 };
 // Nothing at all on a watch for this long past its end means the connection is gone.
 const WATCH_GRACE_MS = 60_000;
+// A watch the API server ends sooner than this, without an error, counts as a failure.
+const MIN_WATCH_MS = 1_000;
 
 const isGone = (error: unknown): boolean => error instanceof KubernetesError && error.code === 410;
 
@@ -116,6 +118,7 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
       if (type !== 'BOOKMARK') onEvent(type, object);
       this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
     };
+    const opened = performance.now();
     let ended: Promise<void>;
     try {
       ({ ended } = await client.watch(`${path}?${query}`, handle, {
@@ -131,6 +134,14 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
       if (running.signal.aborted || this.running !== running) return; // stopped or restarted
       if (failure !== undefined || (error !== undefined && !stream.signal.aborted)) {
         this.failed(failure ?? error);
+        return;
+      }
+      // Something between here and the API server that ends every watch at once would otherwise
+      // make this a busy loop: that goes through the supervisor's backoff instead.
+      if (!stream.signal.aborted && performance.now() - opened < MIN_WATCH_MS) {
+        this.failed(
+          new Error(`watch ${path}: ended ${Math.round(performance.now() - opened)}ms after it began`),
+        );
         return;
       }
       // The API server ended the watch (its timeout, or after a 410): go on from where it was.
