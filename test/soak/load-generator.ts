@@ -1,10 +1,10 @@
 // The soak's load generator, a process of its own (node runs this file directly, types stripped) so
 // the load does not share the test's event loop. Open loop: requests go out on a fixed timeline
-// (`rate` per second) whatever the answers do, over `connections` keep-alive HTTPS connections. Every
-// `connectionMaxAgeMs / connections` one request says `Connection: close`, so each connection lasts
-// about `connectionMaxAgeMs` and new serving certificates get used: closed by the request itself,
-// never under a request in flight. Each answer is
-// classified here (which state of the ServiceAccount it shows) and sent to the parent in batches;
+// (`rate` per second) whatever the answers do, over up to `connections` keep-alive HTTPS
+// connections. One request in every `connectionMaxAgeMs / connections open` says
+// `Connection: close`, so a connection lasts about `connectionMaxAgeMs` and new serving
+// certificates get used: closed by the request itself, never under a request in flight. Each answer
+// is classified here (which state of the ServiceAccount it shows) and sent to the parent in batches;
 // the parent, which keeps the ServiceAccounts' timeline, judges it.
 import { Agent, request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -35,8 +35,9 @@ function start(config: GeneratorConfig): void {
       ? config.dynamicTargets[Math.floor(next() * config.dynamicTargets.length)]!
       : config.staticTargets[Math.floor(next() * config.staticTargets.length)]!;
 
-  const closeEvery = config.connectionMaxAgeMs / config.connections;
-  let nextClose = now() + closeEvery;
+  // One request in every connectionMaxAgeMs / (connections open now) closes its connection.
+  let open = 0;
+  let lastClose = now();
   let batch: Sample[] = [];
   let sequence = 0;
   let inFlight = 0;
@@ -58,8 +59,8 @@ function start(config: GeneratorConfig): void {
     let written = false;
     let settled = false;
     const sentAt = now();
-    const close = sentAt >= nextClose;
-    if (close) nextClose += closeEvery;
+    const close = open > 0 && sentAt - lastClose >= config.connectionMaxAgeMs / open;
+    if (close) lastClose = sentAt;
     inFlight += 1;
     const done = (sample: Omit<Sample, 'target' | 'shape' | 'scheduledAt' | 'sentAt' | 'doneAt'>): void => {
       if (settled) return;
@@ -95,6 +96,8 @@ function start(config: GeneratorConfig): void {
       if (req.reusedSocket) return;
       socket.once('secureConnect', () => {
         connectionsOpened += 1;
+        open += 1;
+        socket.once('close', () => (open -= 1));
         const serial = (socket as TLSSocket).getPeerCertificate().serialNumber;
         if (serial && !serialsSeen.has(serial)) {
           serialsSeen.add(serial);

@@ -195,7 +195,7 @@ describe('soak', () => {
         ca,
         rate: settings.rate,
         connections: settings.connections,
-        connectionMaxAgeMs: 5_000,
+        connectionMaxAgeMs: 10_000,
         targets,
         dynamicTargets,
         staticTargets,

@@ -48,6 +48,9 @@ export async function startSoakWebhook(
     cwd: repoRoot,
     logFile: join(ctx.logs.dir, 'webhook-soak.log'),
     pidDir: ctx.pidDir,
+    // A line per review at 1,000 req/s: through a pipe to this busy process, the webhook's
+    // synchronous log writes would wait for the test to read them.
+    outputToFile: true,
   });
   const diagnostics = (): string =>
     `webhook soak: ${child.exitReason() ?? `running (pid ${child.pid})`}; log: ${child.logFile}\n${child.tail(25)}`;

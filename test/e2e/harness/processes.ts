@@ -1,7 +1,15 @@
 // Child processes that are always stopped by PID: SIGTERM, then SIGKILL after a timeout. Output goes
 // to a log file and (the recent part) to memory for error messages.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  readSync,
+  writeSync,
+  type WriteStream,
+} from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -38,6 +46,12 @@ export interface StartOptions {
   cwd?: string;
   /** Records `<pidDir>/<pid>` while the process runs, so the global teardown can reap it. */
   pidDir?: string;
+  /**
+   * Stdout and stderr go straight into the log file instead of through a pipe this process reads,
+   * so a busy test process never holds up the child's writes (a full pipe blocks a process that
+   * logs a line per request); output() and tail() then read the file.
+   */
+  outputToFile?: boolean;
 }
 
 const MAX_CAPTURE = 4 * 1024 * 1024;
@@ -62,18 +76,27 @@ export class ManagedProcess {
   private captured = '';
   private readonly log: WriteStream;
   private readonly pidFile: string | undefined;
+  private readonly outputInFile: boolean;
 
   private constructor(options: StartOptions) {
     installExitHook();
     this.name = options.name;
     this.logFile = options.logFile;
+    this.outputInFile = options.outputToFile ?? false;
+    const header = `# ${new Date().toISOString()} ${options.command} ${options.args.join(' ')}\n`;
+    let output: number | 'pipe' = 'pipe';
+    if (this.outputInFile) {
+      output = openSync(options.logFile, 'a');
+      writeSync(output, header);
+    }
     this.log = createWriteStream(options.logFile, { flags: 'a' });
-    this.log.write(`# ${new Date().toISOString()} ${options.command} ${options.args.join(' ')}\n`);
+    if (!this.outputInFile) this.log.write(header);
     this.child = spawn(options.command, options.args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', output, output],
     });
+    if (typeof output === 'number') closeSync(output);
     const onData = (chunk: Buffer): void => {
       if (!this.log.writableEnded) this.log.write(chunk);
       this.captured += chunk.toString('utf8');
@@ -122,11 +145,21 @@ export class ManagedProcess {
 
   /** Everything captured so far (the newest 2–4 MB). */
   output(): string {
-    return this.captured;
+    if (!this.outputInFile) return this.captured;
+    const fd = openSync(this.logFile, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, MAX_CAPTURE);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   tail(lines = 30): string {
-    return this.captured.trimEnd().split('\n').slice(-lines).join('\n');
+    return this.output().trimEnd().split('\n').slice(-lines).join('\n');
   }
 
   /** SIGTERM, then SIGKILL if still running after `timeoutMs`. Resolves once it has exited. */
