@@ -15,6 +15,7 @@ import {
   loadReached,
   startSteadyLoad,
   type Workspace,
+  waitUntilRouted,
 } from './harness/workloads.js';
 import { waitFor } from '../support/wait.js';
 
@@ -25,6 +26,7 @@ let workspace: Workspace;
 beforeAll(async () => {
   release = await installRelease('availability', { mutatingWebhook: { failurePolicy: 'Fail' } });
   workspace = await createWorkspace(release, 'load');
+  await waitUntilRouted(workspace);
   deferCleanup(() => deleteParkedPods(workspace.namespace));
 });
 
@@ -90,6 +92,7 @@ describe('the webhook under steady Pod creation, with failurePolicy Fail', () =>
 
     const result = await load.done;
     note(`load done: ${result.created} created, ${result.failures.length} failed`);
+    console.log(`[kind] availability timeline:\n  ${timeline.join('\n  ')}`);
     expect(result.failures).toEqual([]);
     expect(result.unmutated).toEqual([]);
     expect(result.created).toBe(300);

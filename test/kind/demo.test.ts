@@ -20,9 +20,11 @@ describe('hack/kind/kind.sh up, again', () => {
   it('reuses the cluster and prints the demo Pod’s injected environment and token claims', async () => {
     watchNamespace(NAMESPACE);
     watchNamespace('pod-identity-webhook');
+    // A second run rebuilds from Docker's cache and reloads nothing new: well under a minute. The
+    // limit also stops a runaway script before the test's own timeout (which would leave it running).
     const result = await run('bash', [join(repoRoot, 'hack/kind/kind.sh'), 'up'], {
       env: kindEnv(),
-      timeoutMs: 600_000,
+      timeoutMs: 150_000,
     });
     expect(result.code, `${result.stderr}\n${result.stdout}`).toBe(0);
     expect(result.stderr).toContain('reusing cluster');

@@ -28,7 +28,7 @@ import { injectedRoleArn, isMutated } from '../e2e/harness/inspect.js';
 import { repoRoot } from '../support/paths.js';
 import { waitFor } from '../support/wait.js';
 
-const { core, apps, objects, ctx } = useKind();
+const { core, apps, admission, objects, ctx } = useKind();
 const MANIFEST = join(repoRoot, 'hack/kind/manifests/go-webhook.yaml');
 const NAME = 'pod-identity-webhook';
 const NAMESPACE = 'default';
@@ -172,6 +172,8 @@ describe('the Go webhook’s manifests with this image', () => {
     expect(webhook!.spec!.securityContext?.runAsUser).toBeUndefined();
     const log = await core.readNamespacedPodLog({ namespace: NAMESPACE, name: webhook!.metadata!.name! });
     expect(log).toMatch(/"port":443\b/);
+    const configuration = await admission.readMutatingWebhookConfiguration({ name: NAME });
+    expect(configuration.webhooks!.map((w) => w.admissionReviewVersions)).toEqual([['v1beta1']]);
     const counts = await reviewCounts([webhook!]);
     expect([...counts.values()][0]).toBeGreaterThanOrEqual(2);
   });

@@ -1,7 +1,7 @@
 // `helm install --wait` of the chart in each certificate mode that can run on kind, and the
 // readiness gate: while helm installs, every webhook Pod is watched, and the moment one is seen
-// Ready it must answer a review itself; once --wait returns, Pods created through kube-apiserver
-// (the Service, the caBundle) come back mutated.
+// Ready it must answer a review itself; once --wait returns and kube-proxy routes the Service to
+// the Ready Pods (a second or two later), Pods created through kube-apiserver come back mutated.
 // certManager is the one mode not proven here: cert-manager's images cannot be built or pulled on
 // the offline CI machine (the chart proof, test/chart, checks its objects against the real CRDs).
 import { readFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import {
   type Release,
   type Values,
 } from './harness/releases.js';
-import { createWorkspace, parkedPod, type Workspace } from './harness/workloads.js';
+import { createWorkspace, parkedPod, waitUntilRouted, type Workspace } from './harness/workloads.js';
 import { injectedRoleArn, isMutated } from '../e2e/harness/inspect.js';
 import { describeError } from '../support/wait.js';
 import { createCA, issueCertificate } from '../../scripts/pki.mjs';
@@ -97,6 +97,9 @@ async function expectAnswering(installed: {
   const { release, workspace, firstReady } = installed;
   expect(firstReady).toHaveLength(2); // the chart's default replicaCount
   for (const entry of firstReady) expect(entry.answered, entry.pod).toBe(true);
+
+  const ms = await waitUntilRouted(workspace);
+  console.log(`[kind] ${release.name}: kube-apiserver reached the webhook ${ms} ms after --wait`);
 
   // Enough creates for kube-apiserver to reach both replicas through the Service.
   for (let i = 0; i < 6; i++) {

@@ -7,7 +7,13 @@ import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addDiagnostics, deferCleanup, useKind } from './harness/cluster.js';
 import { installRelease, type Release } from './harness/releases.js';
-import { createWorkspace, deleteParkedPods, startSteadyLoad, type Workspace } from './harness/workloads.js';
+import {
+  createWorkspace,
+  deleteParkedPods,
+  startSteadyLoad,
+  waitUntilRouted,
+  type Workspace,
+} from './harness/workloads.js';
 import { waitFor } from '../support/wait.js';
 
 const { core, admission, ctx } = useKind();
@@ -56,6 +62,7 @@ beforeAll(async () => {
     mutatingWebhook: { failurePolicy: 'Fail' },
   });
   workspace = await createWorkspace(release, 'rotation');
+  await waitUntilRouted(workspace);
   deferCleanup(() => deleteParkedPods(workspace.namespace));
   const target = `${release.fullname}.${release.namespace}.svc`;
   await core.createNamespacedPod({

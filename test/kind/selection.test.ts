@@ -21,6 +21,7 @@ import {
   ROLE_ARN_KEY,
   roleArn,
   type Workspace,
+  waitUntilRouted,
 } from './harness/workloads.js';
 import { isMutated } from '../e2e/harness/inspect.js';
 import { SKIP_LABEL } from '../../src/vocabulary.js';
@@ -38,6 +39,7 @@ beforeAll(async () => {
     mutatingWebhook: { failurePolicy: 'Fail' },
   });
   workspace = await createWorkspace(release, 'selected');
+  await waitUntilRouted(workspace);
 });
 
 /**

@@ -161,6 +161,29 @@ export function parkedPod(
   };
 }
 
+/**
+ * Waits until kube-apiserver reaches the release that selects `workspace`: it calls the Service's
+ * ClusterIP, and Ready endpoints reach kube-proxy's rules a moment after the Pods are Ready (a
+ * second or two after helm's --wait; until then calls are refused and failurePolicy applies).
+ * Dry-run creates until one comes back mutated; returns how long that took.
+ */
+export async function waitUntilRouted(workspace: Workspace): Promise<number> {
+  const started = Date.now();
+  await waitFor(
+    `kube-apiserver to reach the webhook for ${workspace.namespace} through its Service`,
+    async () => {
+      const stored = await kind().core.createNamespacedPod({
+        namespace: workspace.namespace,
+        body: parkedPod('routed', workspace.serviceAccount),
+        dryRun: 'All',
+      });
+      return injectedRoleArn(stored) === workspace.role ? true : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 250 },
+  );
+  return Date.now() - started;
+}
+
 export interface LoadResult {
   created: number;
   /** Creates kube-apiserver refused, with why (e.g. the webhook could not be called). */
