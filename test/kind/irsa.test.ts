@@ -4,7 +4,7 @@
 // environment, exchanges the token with the project's local STS (`sts`, running in the cluster
 // from the webhook image), which verifies it against the API server's JWKS and the role's trust
 // policy as `trust-policy` printed it.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apiRequest, kind, podLogs, uniqueSuffix, useKind } from './harness/cluster.js';
 import { cli, ok } from './harness/commands.js';
@@ -56,6 +56,27 @@ async function waitForDeployment(namespace: string, name: string, replicas: numb
   );
 }
 
+/** Creates a Deployment of `spec` (its Pods labelled app=<name>); returns its Pods once available. */
+async function runDeployment(
+  namespace: string,
+  name: string,
+  replicas: number,
+  spec: V1PodSpec,
+): Promise<V1Pod[]> {
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec },
+      },
+    },
+  });
+  return waitForDeployment(namespace, name, replicas);
+}
+
 describe('a Deployment in a selected namespace', () => {
   it('runs Pods with the injected variables that read their own token, as uid 65532', async () => {
     const workspace = await createWorkspace(release, 'deploy');
@@ -65,21 +86,12 @@ describe('a Deployment in a selected namespace', () => {
       [annotation(ANNOTATION.tokenExpiration)]: '7200',
     });
     await createCheckTokenConfigMap(workspace.namespace);
-    await apps.createNamespacedDeployment({
-      namespace: workspace.namespace,
-      body: {
-        metadata: { name: 'checker' },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: 'checker' } },
-          template: {
-            metadata: { labels: { app: 'checker' } },
-            spec: checkTokenPodSpec('worker', { keepRunning: true, expectLifetimeSeconds: 7200 }),
-          },
-        },
-      },
-    });
-    const pods = await waitForDeployment(workspace.namespace, 'checker', 2);
+    const pods = await runDeployment(
+      workspace.namespace,
+      'checker',
+      2,
+      checkTokenPodSpec('worker', { keepRunning: true, expectLifetimeSeconds: 7200 }),
+    );
     expect(pods).toHaveLength(2);
 
     for (const pod of pods) {
@@ -178,45 +190,32 @@ describe('the AWS SDK in a Pod, against the local sts in the cluster', () => {
     });
     const { ctx } = kind();
     const apiAccess = '/var/run/secrets/kubernetes.io/serviceaccount';
-    await apps.createNamespacedDeployment({
-      namespace: stsNamespace,
-      body: {
-        metadata: { name: 'sts' },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: 'sts' } },
-          template: {
-            metadata: { labels: { app: 'sts' } },
-            spec: {
-              securityContext: NON_ROOT,
-              containers: [
-                {
-                  name: 'sts',
-                  image: `${ctx.image.repository}:${ctx.image.tag}`,
-                  imagePullPolicy: 'IfNotPresent',
-                  // The image's entrypoint is the CLI.
-                  args: [
-                    'sts',
-                    '--host=0.0.0.0',
-                    '--port=4566',
-                    `--issuer=${issuer}`,
-                    // kube-apiserver serves its JWKS to ServiceAccounts (system:service-account-issuer-discovery).
-                    '--jwks-url=https://kubernetes.default.svc/openid/v1/jwks',
-                    `--jwks-ca=${apiAccess}/ca.crt`,
-                    `--jwks-token-file=${apiAccess}/token`,
-                    '--roles=/etc/sts/roles.json',
-                  ],
-                  ports: [{ containerPort: 4566 }],
-                  readinessProbe: { tcpSocket: { port: 4566 }, periodSeconds: 1 },
-                  volumeMounts: [{ name: 'roles', mountPath: '/etc/sts', readOnly: true }],
-                },
-              ],
-              volumes: [{ name: 'roles', configMap: { name: 'roles' } }],
-            },
-          },
+    const stsSpec: V1PodSpec = {
+      securityContext: NON_ROOT,
+      containers: [
+        {
+          name: 'sts',
+          image: `${ctx.image.repository}:${ctx.image.tag}`,
+          imagePullPolicy: 'IfNotPresent',
+          // The image's entrypoint is the CLI.
+          args: [
+            'sts',
+            '--host=0.0.0.0',
+            '--port=4566',
+            `--issuer=${issuer}`,
+            // kube-apiserver serves its JWKS to ServiceAccounts (system:service-account-issuer-discovery).
+            '--jwks-url=https://kubernetes.default.svc/openid/v1/jwks',
+            `--jwks-ca=${apiAccess}/ca.crt`,
+            `--jwks-token-file=${apiAccess}/token`,
+            '--roles=/etc/sts/roles.json',
+          ],
+          ports: [{ containerPort: 4566 }],
+          readinessProbe: { tcpSocket: { port: 4566 }, periodSeconds: 1 },
+          volumeMounts: [{ name: 'roles', mountPath: '/etc/sts', readOnly: true }],
         },
-      },
-    });
+      ],
+      volumes: [{ name: 'roles', configMap: { name: 'roles' } }],
+    };
     await core.createNamespacedService({
       namespace: stsNamespace,
       body: {
@@ -224,7 +223,7 @@ describe('the AWS SDK in a Pod, against the local sts in the cluster', () => {
         spec: { selector: { app: 'sts' }, ports: [{ port: 4566, targetPort: 4566 }] },
       },
     });
-    await waitForDeployment(stsNamespace, 'sts', 1);
+    await runDeployment(stsNamespace, 'sts', 1, stsSpec);
   });
 
   /** Runs the SDK client image as `reader` in `workspace`, with no environment of its own. */
