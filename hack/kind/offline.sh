@@ -31,6 +31,7 @@ BRIDGE=piw-docker0
 ADDRESS_PREFIX=172.31 # the bridge's and every network's addresses: 172.31.x.y
 BRIDGE_ADDRESS=$ADDRESS_PREFIX.255.1/24
 ADDRESS_POOL=$ADDRESS_PREFIX.0.0/17
+CGROUP_PARENT=pod-identity-webhook-kind # every container's cgroup is under it: found after a crash
 KIND_BRIDGE=piw-kind0             # the bridge of docker's network "kind", which the node is on
 NETWORKS_FILE="$WORK_DIR/bridges" # the bridges of the networks our dockerd created
 DOCKER=/usr/bin/docker             # Debian's client: another one on PATH may lack BuildKit support
@@ -106,7 +107,7 @@ start_dockerd() {
   setsid /usr/sbin/dockerd --config-file "$EXEC_ROOT/daemon.json" --data-root "$DATA_ROOT" \
     --exec-root "$EXEC_ROOT" --pidfile "$PIDFILE" --host "$DOCKER_HOST" --bridge "$BRIDGE" \
     --ip 127.0.0.1 --default-address-pool "base=$ADDRESS_POOL,size=24" \
-    --exec-opt native.cgroupdriver=cgroupfs \
+    --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$CGROUP_PARENT" \
     --add-runtime "runc-drop-caps=$here/offline/runc-drop-caps" --default-runtime runc-drop-caps \
     >"$run_dir/logs/dockerd.log" 2>&1 </dev/null 9>&- & # 9: the lock, not for the daemon to hold
   local pid=$! deadline=$((SECONDS + 60))
@@ -238,10 +239,31 @@ stop_dockerd() {
 
 # Processes left from our dockerd (its containerd, shims) when it was killed: found by our exec root.
 stop_leftover_processes() {
-  local pid
+  local pid command
   for pid in $(grep -l -- "$EXEC_ROOT" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
     [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" =~ ^(dockerd|containerd|containerd-shim|docker-proxy|runc) ]] || continue
-    kill -KILL "$pid" 2>/dev/null && log "stopped leftover process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60))"
+    command="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-60)"
+    kill -KILL "$pid" 2>/dev/null && log "stopped leftover process $pid ($command)"
+  done
+  return 0
+}
+
+# The containers' own processes outlive a killed dockerd and its shims (the kind node's systemd,
+# kubelet, the Pods): every one is in a cgroup under $CGROUP_PARENT. Kill them, then remove the
+# emptied cgroups in every hierarchy.
+stop_leftover_containers() {
+  local dir="/sys/fs/cgroup/pids/$CGROUP_PARENT" pids deadline=$((SECONDS + 30)) hierarchy
+  while [[ -d "$dir" ]]; do
+    pids="$(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
+    [[ -n "${pids// /}" ]] || break
+    ((SECONDS < deadline)) || die "processes of the containers in cgroup $CGROUP_PARENT do not die: $pids"
+    log "stopping $(wc -w <<<"$pids") leftover container processes"
+    # shellcheck disable=SC2086 # one argument per PID
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.5
+  done
+  for hierarchy in /sys/fs/cgroup/*/; do
+    [[ -d "$hierarchy$CGROUP_PARENT" ]] && find "$hierarchy$CGROUP_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
   done
   return 0
 }
@@ -266,7 +288,8 @@ remove_bridges() {
 # dockerd on this machine still uses them.
 remove_iptables() {
   local table rule chain pattern other
-  other="$(pgrep -x dockerd || true)"
+  # Another live dockerd (a killed one may linger as a zombie until reaped: not counted).
+  other="$(ps -C dockerd -o stat= | grep -v '^Z' || true)"
   pattern="$(printf '%s|' "$BRIDGE" "$KIND_BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null))${ADDRESS_PREFIX//./\\.}\\."
   [[ -n "$other" ]] || pattern+="|DOCKER"
   for table in filter nat; do
@@ -296,6 +319,7 @@ down() {
   fi
   stop_dockerd
   stop_leftover_processes
+  stop_leftover_containers
   unmount_leftovers
   remove_bridges
   remove_iptables
