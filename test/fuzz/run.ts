@@ -4,6 +4,7 @@
 // seed and index, written out, and the run goes on from the next input in a fresh worker.
 // Exit status 1 on any failure. Each failure is written to DIR/failure-<seed>-<index>.json with
 // the input as generated, the input fast-check shrank it to, and the command that replays it.
+// FUZZ_LOG=1 prints the app's log lines on stderr: the stack of a 500 is there.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Worker, workerData, parentPort } from 'node:worker_threads';
