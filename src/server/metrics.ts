@@ -1,6 +1,9 @@
 // Prometheus metrics on a plain-HTTP port of their own, so scraping needs no client certificate.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// Not an ES import of node:http: that loads undici for its WebSocket exports (see app.ts).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export type Outcome = 'mutated' | 'unchanged' | 'invalid' | 'error';
 
