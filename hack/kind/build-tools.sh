@@ -11,6 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.sh
 source "$here/versions.sh"
+# shellcheck disable=SC2034 # read by log() of build-control-plane.sh, sourced below
 LOG_PREFIX=build-tools
 # shellcheck source=../build-control-plane.sh
 source "$here/../build-control-plane.sh"
@@ -45,7 +46,7 @@ for tool in "${GO_INSTALL_TOOLS[@]}"; do
       gobin="$(mktemp -d "$BIN_DIR/.$name.XXXXXX")"
       trap 'rm -rf "$gobin"' EXIT
       # Static (CGO off): CoreDNS and the provisioner run in images without a libc.
-      CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS= go install -trimpath -ldflags "-s -w ${ldflags:-}" "$pkg" ||
+      CGO_ENABLED=0 GOBIN="$gobin" GOFLAGS='' go install -trimpath -ldflags "-s -w ${ldflags:-}" "$pkg" ||
         die "go install $pkg failed"
       built="$(find "$gobin" -type f | head -n 1)"
       [[ -n "$built" ]] || die "go install $pkg produced no binary"

@@ -290,6 +290,7 @@ remove_iptables() {
   local table rule chain pattern other
   # Another live dockerd (a killed one may linger as a zombie until reaped: not counted).
   other="$(ps -C dockerd -o stat= | grep -v '^Z' || true)"
+  # shellcheck disable=SC2046 # one bridge per line of the file
   pattern="$(printf '%s|' "$BRIDGE" "$KIND_BRIDGE" $(cat "$NETWORKS_FILE" 2>/dev/null))${ADDRESS_PREFIX//./\\.}\\."
   [[ -n "$other" ]] || pattern+="|DOCKER"
   for table in filter nat; do

@@ -280,7 +280,8 @@ EOF
   done
   docker save "$@" | /usr/bin/ctr --address "$socket" -n k8s.io images import --snapshotter overlayfs - >&2 ||
     die "ctr images import of the preloaded images failed"
-  kill "$containerd_pid" && wait "$containerd_pid" 2>/dev/null || true
+  kill "$containerd_pid" 2>/dev/null || true
+  wait "$containerd_pid" 2>/dev/null || true
   containerd_pid=""
   tar --numeric-owner --xattrs -C "$root/rootfs" -cf "$out" var
 }
@@ -362,9 +363,9 @@ build_distroless_node() { # image
 # --- main ---------------------------------------------------------------------------------------
 
 # kind's base image files and storage manifest, Kubernetes' pause.c: from their Go modules.
-[[ -d "$KIND_SOURCE/images/base/files" ]] || GOFLAGS= go mod download "sigs.k8s.io/kind@$KIND_VERSION" ||
+[[ -d "$KIND_SOURCE/images/base/files" ]] || GOFLAGS='' go mod download "sigs.k8s.io/kind@$KIND_VERSION" ||
   die "could not download sigs.k8s.io/kind@$KIND_VERSION from the Go module proxy"
-[[ -f "$KUBERNETES_SOURCE/build/pause/linux/pause.c" ]] || GOFLAGS= go mod download "k8s.io/kubernetes@$K8S_VERSION" ||
+[[ -f "$KUBERNETES_SOURCE/build/pause/linux/pause.c" ]] || GOFLAGS='' go mod download "k8s.io/kubernetes@$K8S_VERSION" ||
   die "could not download k8s.io/kubernetes@$K8S_VERSION from the Go module proxy"
 
 MINBASE="pod-identity-webhook/kind-minbase:$(builder_key build_minbase)"
@@ -388,7 +389,7 @@ else
   ensure "$GLIBC" build_glibc "$GLIBC"
   preloaded=()
   while read -r image; do
-    name="${image%:*}" tag="${image##*:}"
+    name="${image%:*}"
     case "${name##*/}" in
     kube-apiserver | kube-controller-manager | kube-scheduler)
       ensure "$image" build_binary_image "$image" "$GLIBC" "$BIN_DIR/${name##*/}" "/usr/local/bin/${name##*/}"
