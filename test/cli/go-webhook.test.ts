@@ -110,7 +110,7 @@ describe('the Go webhook’s Deployment arguments, no subcommand', () => {
     await mkdir(join(image, 'app'));
     await writeFile(join(image, 'app', 'cli.mjs'), `import ${JSON.stringify(CLI)};\n`);
     const script = WEBHOOK_SCRIPT;
-    expect(script.split('\n')[0]).toBe('#!/nodejs/bin/node --disable-warning=DEP0169');
+    expect(script.split('\n')[0]).toBe('#!/nodejs/bin/node --max-semi-space-size=2');
     await writeFile(
       join(image, 'webhook'),
       script.replace(/^#!\/nodejs\/bin\/node/, `#!${process.execPath}`),
