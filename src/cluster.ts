@@ -76,7 +76,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export class KubeClient {
   // One pool for every request: Node keeps connections apart by their TLS options (CA, client
   // certificate, server name), so a rotated client certificate gets new connections by itself.
-  private readonly agent = new Agent({ keepAlive: true });
+  // A burst of live lookups opens many connections at once; only a few stay open afterwards.
+  private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 4 });
 
   constructor(private readonly kubeConfig: KubeConfig) {}
 
