@@ -46,7 +46,7 @@ export interface FuzzRun {
   /** Failures shrunk and kept in full; later ones are only counted. */
   keepFailures?: number;
   /** Called before each input (the hang watchdog reads it) and every `every` inputs with the stats. */
-  onInput?(index: number): void;
+  onInput?(index: number, stats: FuzzStats): void;
   onStats?(stats: FuzzStats): void;
   every?: number;
 }
@@ -71,7 +71,7 @@ export async function fuzz(apps: FastifyInstance[], run: FuzzRun): Promise<FuzzS
   const started = performance.now();
   const every = run.every ?? 10_000;
   for (let index = run.from; index < run.to; index++) {
-    run.onInput?.(index);
+    run.onInput?.(index, stats);
     const input = inputAt(run.seed, index);
     const { answer, patched, problems } = await check(apps[input.config]!, input, run.timeoutMs);
     stats.inputs++;

@@ -26,7 +26,8 @@ interface WorkerData {
   progress: SharedArrayBuffer;
 }
 
-type Message = { type: 'stats' | 'done'; stats: FuzzStats };
+/** `stats` is printed, `snapshot` (each second) is kept in case the worker hangs, `done` ends it. */
+type Message = { type: 'stats' | 'snapshot' | 'done'; stats: FuzzStats };
 
 const USAGE = 'usage: npm run fuzz -- [--inputs N] [--seed S] [--timeout MS] [--replay INDEX] [--out DIR]';
 
@@ -73,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     const segment = await runWorker(args, from);
     merge(total, segment.stats);
     if (segment.hung === undefined) break;
-    // Inputs after the worker's last report were answered but not counted by status.
+    // Inputs in the last second before the hang were answered but not counted by status.
     total.inputs += segment.hung - from - segment.stats.inputs;
     const input = inputAt(args.seed, segment.hung);
     total.failures.push({
@@ -118,6 +119,7 @@ async function runWorker(args: Args, from: number): Promise<{ stats: FuzzStats; 
     let last = emptyStats();
     worker.on('message', (message: Message) => {
       last = message.stats;
+      if (message.type === 'snapshot') return;
       if (message.type === 'stats') {
         const done = from + message.stats.inputs;
         const rate = message.stats.inputs / ((performance.now() - started) / 1000);
@@ -201,9 +203,15 @@ async function replay(args: Args, index: number): Promise<number> {
 async function work(data: WorkerData): Promise<void> {
   const current = new Int32Array(data.progress);
   const apps = await fuzzApps();
+  let posted = performance.now();
   const stats = await fuzz(apps, {
     ...data.run,
-    onInput: (index) => Atomics.store(current, 0, index),
+    onInput: (index, snapshot) => {
+      Atomics.store(current, 0, index);
+      if (performance.now() - posted < 1_000) return;
+      posted = performance.now();
+      parentPort!.postMessage({ type: 'snapshot', stats: snapshot } satisfies Message);
+    },
     onStats: (snapshot) => parentPort!.postMessage({ type: 'stats', stats: snapshot } satisfies Message),
   });
   await Promise.all(apps.map((app) => app.close()));
