@@ -85,7 +85,7 @@ function expectArray(value: unknown, path: string): unknown[] {
 
 function expectStringMap(value: unknown, path: string): Record<string, string> {
   const map = expectObject(value, path);
-  for (const [key, item] of Object.entries(map)) expectString(item, `${path}["${key}"]`);
+  for (const [key, item] of Object.entries(map)) expectString(item, `${path}[${shown(key)}]`);
   return map as Record<string, string>;
 }
 

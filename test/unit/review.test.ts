@@ -134,6 +134,18 @@ describe('validatePod', () => {
   ])('rejects %j', (pod, message) => {
     expect(() => validatePod(pod, 'o')).toThrow(new InvalidReviewError(message));
   });
+
+  // Found by the fuzzer: the message (also the log line's reason) quoted a key of any length whole.
+  it('quotes at most 100 characters of a key', () => {
+    const key = 'k'.repeat(10_000);
+    expect(() =>
+      validatePod({ metadata: { annotations: { [key]: 1 } }, spec: { containers: [] } }, 'o'),
+    ).toThrow(
+      new InvalidReviewError(
+        `o.metadata.annotations["${'k'.repeat(100)}…" (10000 characters)] must be a string, got number`,
+      ),
+    );
+  });
 });
 
 describe('isPodCreate', () => {
