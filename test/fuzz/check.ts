@@ -11,6 +11,7 @@ import { POD_IDENTITY_LABEL } from '../../src/vocabulary.js';
 import type { FuzzInput } from './inputs.js';
 
 export const STATUSES: readonly number[] = [200, 400, 413, 415];
+const MAX_MESSAGE = 1_000;
 const RESPONSE_KEYS = new Set(['uid', 'allowed', 'patchType', 'patch', 'warnings']);
 
 export interface Answer {
@@ -101,6 +102,9 @@ function judgeError(status: number, body: unknown): string[] {
     problems.push(`error body statusCode ${error['statusCode']} is not ${status}`);
   if (typeof error['message'] !== 'string' || error['message'] === '')
     problems.push(`error body has no message: ${clip(JSON.stringify(body))}`);
+  // The message is also the log line's reason: a client must not make either as large as it likes.
+  else if (error['message'].length > MAX_MESSAGE)
+    problems.push(`error message has ${error['message'].length} characters: ${clip(error['message'])}`);
   if (typeof error['error'] !== 'string') problems.push('error body has no error name');
   return problems;
 }

@@ -309,7 +309,7 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('key' as const),
       pick: fc.nat(),
-      key: fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), unicode),
+      key: fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS, 'k'.repeat(10_000)), unicode),
       value: hostileValue,
     }),
   },
