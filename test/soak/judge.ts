@@ -20,7 +20,7 @@ export interface Verdicts {
   lookupErrorsWhileApiServerDown: number;
   /** Connections refused after SIGTERM closed the listener: never sent, so nothing was lost. */
   refusedAfterShutdown: number;
-  /** Sent on an open connection after SIGTERM and answered (200, right patch). */
+  /** Written to an open connection after SIGTERM and answered (200, right patch). */
   answeredAfterSigterm: number;
   /** Sent on an open connection and then reset or cut off: must be 0. */
   lostInFlight: number;
@@ -71,7 +71,7 @@ export class Judge {
   finish(apiServerDown: Window | undefined): Verdicts {
     const v = this.verdicts;
     for (const sample of this.deferred.splice(0)) {
-      const afterSigterm = sample.sentAt >= this.sigtermAt;
+      const afterSigterm = (sample.writtenAt ?? sample.sentAt) >= this.sigtermAt;
       // Waiting for a connection when SIGTERM came, then refused: never sent.
       if (sample.outcome === 'error' && !sample.written && sample.doneAt >= this.sigtermAt) {
         v.refusedAfterShutdown += 1;
@@ -105,7 +105,7 @@ export class Judge {
     const v = this.verdicts;
     v.sent += 1;
     v.answered += 1;
-    const afterSigterm = sample.sentAt >= this.sigtermAt;
+    const afterSigterm = (sample.writtenAt ?? sample.sentAt) >= this.sigtermAt;
     if (!afterSigterm)
       this.latencies.push({
         sentAt: sample.sentAt,

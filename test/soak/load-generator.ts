@@ -57,16 +57,19 @@ function start(config: GeneratorConfig): void {
       .replaceAll('__NAMESPACE__', namespace)
       .replaceAll('__SERVICE_ACCOUNT__', name);
     let written = false;
+    let writtenAt: number | undefined;
     let settled = false;
     const sentAt = now();
     const close = open > 0 && sentAt - lastClose >= config.connectionMaxAgeMs / open;
     if (close) lastClose = sentAt;
     inFlight += 1;
-    const done = (sample: Omit<Sample, 'target' | 'shape' | 'scheduledAt' | 'sentAt' | 'doneAt'>): void => {
+    const done = (
+      sample: Omit<Sample, 'target' | 'shape' | 'scheduledAt' | 'sentAt' | 'writtenAt' | 'doneAt'>,
+    ): void => {
       if (settled) return;
       settled = true;
       inFlight -= 1;
-      batch.push({ target, shape, scheduledAt, sentAt, doneAt: now(), ...sample });
+      batch.push({ target, shape, scheduledAt, sentAt, writtenAt, doneAt: now(), ...sample });
     };
     const req = request(
       {
@@ -105,7 +108,10 @@ function start(config: GeneratorConfig): void {
         }
       });
     });
-    req.on('finish', () => (written = true));
+    req.on('finish', () => {
+      written = true;
+      writtenAt = now();
+    });
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', (error: NodeJS.ErrnoException) =>
       done({ outcome: 'error', written, detail: `${error.code ?? ''} ${error.message}`.trim() }),

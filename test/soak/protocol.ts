@@ -36,6 +36,8 @@ export interface Sample {
   /** When the open-loop timeline wanted the request sent (latency runs from here). */
   scheduledAt: number;
   sentAt: number;
+  /** When it was written to a connection (it may wait for a free one first); unset if never. */
+  writtenAt?: number;
   doneAt: number;
   /** `state`: a known answer (see `state`); `lookup-error`: HTTP 500 naming the lookup; `http-<code>`, `unexpected`, `error`. */
   outcome: string;
