@@ -43,8 +43,8 @@ EXPOSE 8443 443 9999
 # that (DEP0169) only outside node_modules, which a bundle is. Nothing the operator can act on.
 # --max-semi-space-size=2: V8's young generation grows to 16 MiB per semi-space by default, for a
 # webhook whose requests leave little alive; at 2 MiB idle RSS drops ~5 MiB and the peak under load
-# ~10 MiB (serve, 2,000 ServiceAccounts), and 100,000 ServiceAccounts fit in ~115 MiB instead of
-# ~145, with no measurable cost in CPU per request (bench/startup-memory.mjs, npm run bench).
-# --optimize-for-size would save ~4 MiB more but lowers inlining: it costs CPU per request.
+# ~10 MiB (serve, 2,000 ServiceAccounts; bench/startup-memory.mjs), with no clear cost in CPU per
+# request in npm run bench. --optimize-for-size would save ~4 MiB more but lowers inlining: it
+# costs CPU per request.
 ENTRYPOINT ["/nodejs/bin/node", "--disable-warning=DEP0169", "--max-semi-space-size=2", "/app/cli.mjs"]
 CMD ["serve"]
