@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { imageNodeFlags } from '../scripts/image-node-flags.mjs';
 import { issueCertificate } from '../scripts/pki.mjs';
 import { adminClient, startCluster } from './e2e-cluster.mjs';
 import {
@@ -67,15 +68,6 @@ if (!process.version.startsWith('v24.'))
 // The load generator, etcd and kube-apiserver inherit this process's CPU; the servers get their own.
 if (pin) await run('taskset', ['-pc', config.loadCpu, String(process.pid)]);
 const loadBefore = readFileSync('/proc/loadavg', 'utf8').trim();
-
-/** The image's Node flags: what the Dockerfile ENTRYPOINT passes before /app/cli.mjs. */
-function imageNodeFlags() {
-  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'));
-  if (!entrypoint)
-    throw new Error('Dockerfile: no ENTRYPOINT ["node", ..., "/app/cli.mjs"] to take Node flags from');
-  const argv = JSON.parse(entrypoint[1]);
-  return argv.slice(1, argv.indexOf('/app/cli.mjs'));
-}
 
 const webhookNodeFlags =
   config.nodeFlags ?? (config.webhook.startsWith('dist/bundle') ? imageNodeFlags() : []);

@@ -1,5 +1,5 @@
 // `npm run soak -- [--duration 60s] [--rate 1000] [--connections 8] [--service-accounts 2000]
-// [--cli dist/bundle/cli.mjs] [vitest flags...]`: runs vitest's `soak` project (test/soak) with these settings in its
+// [--cli dist/cli/main.js] [vitest flags...]`: runs vitest's `soak` project (test/soak) with these settings in its
 // environment. Durations are Go-style (90s, 10m, 1h30m, 500ms); anything else goes to vitest, e.g.
 // `--reporter=default --reporter=json --outputFile=soak.json`.
 import { spawn } from 'node:child_process';
@@ -27,7 +27,7 @@ const FLAGS = {
   '--rate': ['SOAK_RATE', (text) => count('--rate', text)],
   '--connections': ['SOAK_CONNECTIONS', (text) => count('--connections', text)],
   '--service-accounts': ['SOAK_SERVICE_ACCOUNTS', (text) => count('--service-accounts', text)],
-  // The CLI the webhook runs: dist/cli/main.js (default) or the image's dist/bundle/cli.mjs.
+  // The CLI the webhook runs: the image's dist/bundle/cli.mjs with its Node flags (default), or dist/cli/main.js.
   '--cli': ['SOAK_CLI', (text) => resolve(text)],
 };
 

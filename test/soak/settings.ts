@@ -1,6 +1,8 @@
 // The soak's settings, from the environment `npm run soak` (test/soak/run.mjs) sets from its flags.
 import { existsSync } from 'node:fs';
-import { cliPath } from '../e2e/harness/webhook.js';
+import { join } from 'node:path';
+import { repoRoot } from '../support/paths.js';
+
 export interface SoakSettings {
   durationMs: number;
   rate: number;
@@ -8,7 +10,7 @@ export interface SoakSettings {
   /** ServiceAccounts that never change (the churned ones come on top). */
   serviceAccounts: number;
   serviceAccountChangesPerSecond: number;
-  /** The CLI the webhook runs (`--cli`): the built one unless given. */
+  /** The CLI the webhook runs (`--cli`): the image's bundle unless given. */
   cli: string;
   /** For the test's name: "60 s at 1000 req/s". */
   label: string;
@@ -34,7 +36,8 @@ export function soakSettings(env: NodeJS.ProcessEnv): SoakSettings {
     connections: Math.round(positive(env, 'SOAK_CONNECTIONS', 64)),
     serviceAccounts: Math.round(positive(env, 'SOAK_SERVICE_ACCOUNTS', 2000)),
     serviceAccountChangesPerSecond: positive(env, 'SOAK_SERVICE_ACCOUNT_CHANGES', 10),
-    cli: existing(env['SOAK_CLI'] || cliPath),
+    // What the image runs: the bundle (`npm run soak` builds it), with the image's Node flags.
+    cli: existing(env['SOAK_CLI'] || join(repoRoot, 'dist/bundle/cli.mjs')),
     label: `${durationMs / 1000} s at ${rate} req/s`,
   };
 }

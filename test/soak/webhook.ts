@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { MutationOptions } from '../../src/identity/options.js';
 import { addDiagnostics, cluster, deferCleanup } from '../e2e/harness/clients.js';
 import { ManagedProcess } from '../e2e/harness/processes.js';
+import { imageNodeFlags } from '../../scripts/image-node-flags.mjs';
 import { repoRoot } from '../support/paths.js';
 import { httpsGet, servingPorts } from '../support/serving.js';
 import { waitFor } from '../support/wait.js';
@@ -34,6 +35,8 @@ export async function startSoakWebhook(
 ): Promise<SoakWebhook> {
   const { ctx } = cluster();
   const args = [
+    // The bundle runs as the image runs it, with the ENTRYPOINT's Node flags.
+    ...(cli.endsWith('.mjs') && cli.includes('/bundle/') ? imageNodeFlags() : []),
     cli,
     'serve',
     ...['--port', '0', '--metrics-port', '0'],

@@ -1,0 +1,1 @@
+export function imageNodeFlags(): string[];
