@@ -128,7 +128,13 @@ export class KubeClient {
             fail(new Error(`GET ${path}: the watch sent a line that is not JSON: ${line.slice(0, 100)}`));
             return;
           }
-          onEvent(event);
+          // A malformed event (no object, say) must end this watch, not the process.
+          try {
+            onEvent(event);
+          } catch (error) {
+            fail(error);
+            return;
+          }
         }
       });
       response.on('end', () => resolve());
@@ -143,7 +149,9 @@ export class KubeClient {
 
   /** Closes the idle connections (the open ones close as their requests end). */
   close(): void {
-    this.agent.destroy();
+    for (const sockets of Object.values(this.agent.freeSockets)) {
+      for (const socket of sockets ?? []) socket.destroy();
+    }
   }
 
   private async send(method: string, path: string, settings: RequestSettings): Promise<IncomingMessage> {
@@ -159,6 +167,8 @@ export class KubeClient {
       },
     };
     await this.kubeConfig.applyToHTTPSOptions(options);
+    // An exec plugin may take seconds: a listener added to an already aborted signal never fires.
+    settings.signal?.throwIfAborted();
     // KubeConfig makes a new agent per call (one connection per request): keep ours, unless it
     // chose a proxy's agent or plain HTTP.
     const plainHttp = cluster.server.startsWith('http:');

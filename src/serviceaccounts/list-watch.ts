@@ -55,9 +55,10 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
     this.running?.abort();
     const running = (this.running = new AbortController());
     for (let attempt = 1; ; attempt++) {
-      if (!this.resourceVersion) await this.list(running.signal);
+      const listed = !this.resourceVersion;
+      if (listed) await this.list(running.signal);
       try {
-        await this.watch(running);
+        await this.watch(running, listed);
         return;
       } catch (error) {
         // The list's resourceVersion was compacted away before the watch began: list once more.
@@ -91,7 +92,7 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
     this.resourceVersion = resourceVersion ?? '';
   }
 
-  private async watch(running: AbortController): Promise<void> {
+  private async watch(running: AbortController, afterList: boolean): Promise<void> {
     const { client, path, fieldSelector, onEvent } = this.options;
     const seconds = WATCH_SECONDS.min + Math.floor(Math.random() * (WATCH_SECONDS.max - WATCH_SECONDS.min));
     const query = new URLSearchParams({
@@ -106,12 +107,15 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
     const stopStream = (): void => stream.abort(running.signal.reason);
     running.signal.addEventListener('abort', stopStream, { once: true });
     let failure: unknown;
+    let gone = false;
     const handle = (event: WatchEvent<Raw>): void => {
       if (stream.signal.aborted) return;
       const { type, object } = event;
       if (type === 'ERROR') {
-        if (object.code === 410) this.resourceVersion = '';
-        else failure = new KubernetesError(object.code ?? 500, JSON.stringify(object), `watch ${path}`);
+        if (object.code === 410) {
+          this.resourceVersion = '';
+          gone = true;
+        } else failure = new KubernetesError(object.code ?? 500, JSON.stringify(object), `watch ${path}`);
         stream.abort();
         return;
       }
@@ -138,7 +142,8 @@ export class ListWatch<Raw extends KubeObject> implements SupervisedInformer {
       }
       // Something between here and the API server that ends every watch at once would otherwise
       // make this a busy loop: that goes through the supervisor's backoff instead.
-      if (!stream.signal.aborted && performance.now() - opened < MIN_WATCH_MS) {
+      // So would a 410 at once from the resourceVersion a list just gave (list, 410, list...).
+      if ((!stream.signal.aborted || (gone && afterList)) && performance.now() - opened < MIN_WATCH_MS) {
         this.failed(
           new Error(`watch ${path}: ended ${Math.round(performance.now() - opened)}ms after it began`),
         );
