@@ -26,7 +26,7 @@ export interface ClusterSourceOptions {
 const PATH = '/api/v1/serviceaccounts';
 const NONE: Annotations = Object.freeze({});
 
-/** What the cache keeps of a ServiceAccount: its memory follows the count, not the objects' size. */
+/** What a live lookup keeps of the ServiceAccount it read: only what the rules look at. */
 export function trimServiceAccount(annotationPrefix: string, account: V1ServiceAccount): V1ServiceAccount {
   return {
     metadata: {
