@@ -325,10 +325,12 @@ describe('soak', () => {
       const outsideOutage = Float64Array.from(
         judge.latencies.filter((l) => l.sentAt < outage.from || l.sentAt > outage.to).map((l) => l.ms),
       ).sort();
-      // The issue's measure: minute 2 against the end, across the kube-apiserver restart. A run
-      // shorter than 10 minutes has no steady minute 2 (warm-up, then the relist after the restart
-      // fill the heap V8 keeps): it compares from 10 s after the informer caught up to the end.
-      const baselineMs = settings.durationMs >= 600_000 ? 120_000 : since(caughtUpAt) + 10_000;
+      // The issue's measure: minute 2 against the end of a 10-minute run, across the kube-apiserver
+      // restart. A shorter run has no steady minute 2 (warm-up, then the relist after the restart
+      // fill the heap V8 keeps): it reports RSS from 10 s after the informer caught up to the end,
+      // and only a run of 10 minutes or more is held to the goal.
+      const memoryGoalApplies = settings.durationMs >= 600_000;
+      const baselineMs = memoryGoalApplies ? 120_000 : since(caughtUpAt) + 10_000;
       const baseline = rss.find((s) => s.atMs >= baselineMs) ?? rss.at(-1);
       const end = rssBeforeSigterm;
       const written = new Set(rotations.map((r) => r.serial));
@@ -420,14 +422,12 @@ describe('soak', () => {
         [...written].filter((s) => !serialsSeen.has(s)),
         'certificates never served',
       ).toEqual([]);
-      expect(
-        report.rss.endAtMs - report.rss.baselineAtMs,
-        'the RSS comparison spans at least 5 s (the informer caught up too late in the run otherwise)',
-      ).toBeGreaterThanOrEqual(5_000);
-      expect(
-        Math.abs(report.rss.changePercent),
-        `RSS at the end vs at ${baselineMs / 1000} s, %`,
-      ).toBeLessThanOrEqual(10);
+      if (memoryGoalApplies) {
+        expect(
+          Math.abs(report.rss.changePercent),
+          `RSS at the end vs at ${baselineMs / 1000} s, %`,
+        ).toBeLessThanOrEqual(10);
+      }
       expect(churn.total).toBeGreaterThan(0);
       // Otherwise the numbers above are not for this rate: the webhook (or the machine) fell behind.
       expect(
