@@ -56,18 +56,28 @@ const inlineVersion = {
 };
 
 /**
- * What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts), for its
- * authentication; its generated API (every model and API class, ~1 MB minified, ~50 MB of memory
- * and most of a second to load) only the doctor command uses. Three imports are replaced:
+ * Imports replaced in the bundle, each by its importer (a regular expression on its path) and the
+ * path it imports. What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts),
+ * for its authentication; its generated API (every model and API class, ~1 MB minified, ~50 MB of
+ * memory and most of a second to load) only the doctor command uses:
  * - config.js's `./gen/index.js`: only the two names KubeConfig uses (for makeApiClient), so the
  *   generated API lands in the chunks that import the package index (doctor), not in serve's;
  * - oidc_auth.js's `openid-client`: loaded when a kubeconfig user has an OIDC auth provider, not
  *   by every KubeConfig;
  * - node-fetch's `whatwg-url`: node-fetch uses Node's own URL and keeps whatwg-url (with tr46's
  *   Unicode tables, 260 KB parsed at start) only for runtimes without one.
- * Each replacement re-exports what its importer uses, so a client-node update that needs more
- * fails here (esbuild: "No matching export") instead of at run time.
+ * Each of those re-exports what its importer uses, so a client-node update that needs more fails
+ * here (esbuild: "No matching export") instead of at run time. The others leave out code every
+ * start would parse and run for a feature the webhook does not use; each stub fails loudly if
+ * that feature is ever asked for:
+ * - fastify's JSON-schema compilers (ajv, fast-json-stringify: ~300 KB): src/server/app.ts gives
+ *   fastify its own, so these are never called;
+ * - fastify's `node:http2`, loaded only for an HTTP/2 server (~16 ms of start-up otherwise);
+ * - prom-client's cluster aggregator and Pushgateway;
+ * - pino's transports (thread-stream): the webhook logs to stdout synchronously (src/log.ts).
  */
+const failing = (what) =>
+  `module.exports = function () { throw new Error(${JSON.stringify(`${what} is not in this bundle (hack/bundle.mjs)`)}); };\n`;
 const SLIM = [
   {
     importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]config\.js$/,
@@ -89,12 +99,50 @@ const SLIM = [
     path: 'whatwg-url',
     contents: 'module.exports = { URL: globalThis.URL };\n',
   },
+  {
+    importer: /[/\\]fastify[/\\]lib[/\\]schema-controller\.js$/,
+    path: '@fastify/ajv-compiler',
+    contents: failing("fastify's JSON-schema validator compiler"),
+  },
+  {
+    importer: /[/\\]fastify[/\\]lib[/\\]schema-controller\.js$/,
+    path: '@fastify/fast-json-stringify-compiler',
+    contents: failing("fastify's JSON-schema serializer compiler"),
+  },
+  {
+    importer: /[/\\]fastify[/\\]lib[/\\]server\.js$/,
+    path: 'node:http2',
+    contents: [
+      "exports.createServer = (...args) => require('node:http2').createServer(...args);",
+      "exports.createSecureServer = (...args) => require('node:http2').createSecureServer(...args);",
+      '',
+    ].join('\n'),
+  },
+  {
+    importer: /[/\\]prom-client[/\\]index\.js$/,
+    path: './lib/cluster',
+    contents: failing("prom-client's AggregatorRegistry"),
+  },
+  {
+    importer: /[/\\]prom-client[/\\]index\.js$/,
+    path: './lib/pushgateway',
+    contents: failing("prom-client's Pushgateway"),
+  },
+  {
+    importer: /[/\\]pino[/\\]lib[/\\]transport\.js$/,
+    path: 'thread-stream',
+    contents: failing("pino's transports (thread-stream)"),
+  },
 ];
-const slimClientNode = {
-  name: 'slim-client-node',
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const slimmed = new Set();
+const slimImports = {
+  name: 'slim-imports',
   setup(b) {
-    b.onResolve({ filter: /^(\.\/gen\/index\.js|openid-client|whatwg-url)$/ }, (args) => {
+    const filter = new RegExp(`^(${SLIM.map((slim) => escape(slim.path)).join('|')})$`);
+    b.onResolve({ filter }, (args) => {
       const slim = SLIM.find((s) => s.path === args.path && s.importer.test(args.importer));
+      if (slim) slimmed.add(slim);
       return slim && { path: `${args.importer}#${args.path}`, namespace: 'slim', pluginData: slim };
     });
     b.onLoad({ filter: /.*/, namespace: 'slim' }, (args) => ({
@@ -157,10 +205,19 @@ const result = await build({
   // accelerators (without them it uses plain JS) and debug's supports-color (a devDependency's
   // here). External, so the bundle behaves as production node_modules do: the require fails.
   external: ['bufferutil', 'utf-8-validate', 'supports-color'],
-  plugins: [inlineVersion, slimClientNode, builtinsByRequire],
+  plugins: [inlineVersion, slimImports, builtinsByRequire],
   metafile: true,
   logLevel: 'warning',
 });
+
+// A replacement that no longer matches (a dependency moved the import) would silently bring back
+// what it left out.
+const unmatched = SLIM.filter((slim) => !slimmed.has(slim));
+if (unmatched.length > 0) {
+  throw new Error(
+    `hack/bundle.mjs: no import matched ${unmatched.map((s) => `${s.path} from ${s.importer}`).join(', ')}: update SLIM`,
+  );
+}
 
 // BUNDLE_METAFILE=file: esbuild's metafile, for `npx esbuild --analyze`-style reading of what went where.
 if (process.env.BUNDLE_METAFILE)

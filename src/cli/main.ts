@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { FORMATS, mutate, OUTPUTS, readInput, type Format, type Output } from '../commands/mutate.js';
+import { FORMATS, OUTPUTS, type Format, type Output } from '../commands/mutate-formats.js';
 import { serveUntilSignalled, SHUTDOWN_TIMEOUT_MS } from '../commands/serve.js';
 import {
   DEFAULT_MUTATION_OPTIONS as D,
@@ -393,6 +393,7 @@ withMutationFlags(
   .action(async (file: string, flags: Record<string, unknown>) => {
     try {
       const { options, warnings } = await mutationOptions(flags);
+      const { mutate, readInput } = await import('../commands/mutate.js');
       const input = await readInput(file);
       const result = await mutate(
         input,

@@ -1,7 +1,6 @@
 // `oidc`: the issuer documents for a self-hosted (S3) service-account issuer.
 import type { Command } from 'commander';
 import { collect, fail } from './output.js';
-import { writeOidcDocuments } from '../commands/oidc.js';
 
 export function addOidcCommand(program: Command): Command {
   return program
@@ -21,6 +20,7 @@ export function addOidcCommand(program: Command): Command {
     )
     .action(async (flags: { issuer: string; publicKey: string[]; outputDir: string }) => {
       try {
+        const { writeOidcDocuments } = await import('../commands/oidc.js');
         const result = await writeOidcDocuments({
           issuer: flags.issuer,
           publicKeys: flags.publicKey,

@@ -1,8 +1,8 @@
 // `sts`: a local STS endpoint for AssumeRoleWithWebIdentity that checks what AWS STS checks.
 import { Command, Option } from 'commander';
-import { stsUntilSignalled, type StsFlags } from '../commands/sts.js';
-import { DEFAULT_CLIENT_IDS } from '../irsa/sts.js';
+import type { StsFlags } from '../commands/sts.js';
 import { LOG_LEVELS } from '../log.js';
+import { DEFAULT_TOKEN_AUDIENCE } from '../vocabulary.js';
 import { arg, parseInteger } from './flags.js';
 import { collect, fail } from './output.js';
 
@@ -32,7 +32,7 @@ export function addStsCommand(program: Command): Command {
     .requiredOption('--roles <file>', 'roles (YAML or JSON): a list of {arn, trustPolicy}')
     .option(
       '--audience <audience>',
-      `a client ID of the OIDC provider; repeatable (default: ${DEFAULT_CLIENT_IDS.join(', ')})`,
+      `a client ID of the OIDC provider; repeatable (default: ${DEFAULT_TOKEN_AUDIENCE})`,
       collect,
     )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
@@ -40,6 +40,7 @@ export function addStsCommand(program: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: Flags) => {
       try {
+        const { stsUntilSignalled } = await import('../commands/sts.js');
         await stsUntilSignalled({
           port: flags.port,
           host: flags.host,
@@ -49,7 +50,7 @@ export function addStsCommand(program: Command): Command {
           jwksCa: flags.jwksCa,
           jwksTokenFile: flags.jwksTokenFile,
           roles: flags.roles,
-          audiences: flags.audience ?? DEFAULT_CLIENT_IDS,
+          audiences: flags.audience ?? [DEFAULT_TOKEN_AUDIENCE],
           tlsCert: flags.tlsCert,
           tlsKey: flags.tlsKey,
           logLevel: flags.logLevel,

@@ -6,7 +6,6 @@
 // adds only --policy. `trust-policy check --help` lists both.
 import { Command, type CommanderError } from 'commander';
 import { collect, fail } from './output.js';
-import { checkTrustPolicy, InputError, trustPolicyText } from '../commands/trust-policy.js';
 
 const list = (flags: Record<string, unknown>, key: string): string[] =>
   (flags[key] as string[] | undefined) ?? [];
@@ -19,9 +18,7 @@ const exitCode = (error: CommanderError, check: boolean): number =>
 function single(flags: Record<string, unknown>, key: string, flag: string): string {
   const values = list(flags, key);
   if (values.length !== 1) {
-    throw new InputError(
-      `${flag} is required once for check${values.length > 1 ? `, got ${values.length}` : ''}`,
-    );
+    throw new Error(`${flag} is required once for check${values.length > 1 ? `, got ${values.length}` : ''}`);
   }
   return values[0]!;
 }
@@ -54,8 +51,9 @@ export function addTrustPolicyCommand(program: Command): void {
       'after',
       '\nSubjects with * or ? get a StringLike statement, the others a StringEquals one; every statement also requires the audience.',
     )
-    .action((flags: Record<string, unknown>) => {
+    .action(async (flags: Record<string, unknown>) => {
       try {
+        const { trustPolicyText } = await import('../commands/trust-policy.js');
         process.stdout.write(
           trustPolicyText({
             account: flags['account'] as string | undefined,
@@ -87,7 +85,8 @@ export function addTrustPolicyCommand(program: Command): void {
     .action(async (_flags: Record<string, unknown>, command: Command) => {
       try {
         const flags = command.optsWithGlobals<Record<string, unknown>>();
-        if (flags['issuer'] === undefined) throw new InputError('--issuer is required for check');
+        if (flags['issuer'] === undefined) throw new Error('--issuer is required for check');
+        const { checkTrustPolicy } = await import('../commands/trust-policy.js');
         const result = await checkTrustPolicy({
           policy: flags['policy'] as string,
           issuer: flags['issuer'] as string,

@@ -17,11 +17,7 @@ import { applyPatch } from '../mutation/patch.js';
 import { readText } from '../read-text.js';
 import { ContainerCredentialsConfig } from '../serviceaccounts/container-credentials-source.js';
 import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
-
-export const OUTPUTS = ['review', 'patch', 'pod'] as const;
-export type Output = (typeof OUTPUTS)[number];
-export const FORMATS = ['json', 'yaml'] as const;
-export type Format = (typeof FORMATS)[number];
+import type { Format, Output } from './mutate-formats.js';
 
 export interface MutateFlags {
   serviceAccounts?: string;

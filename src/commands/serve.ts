@@ -10,7 +10,6 @@ import {
   ContainerCredentialsConfig,
   watchContainerCredentials,
 } from '../serviceaccounts/container-credentials-source.js';
-import { FileServiceAccountSource } from '../serviceaccounts/file-source.js';
 import type { ServiceAccountSource } from '../serviceaccounts/source.js';
 import { buildApp } from '../server/app.js';
 import { createMetrics, serveMetrics, type Metrics } from '../server/metrics.js';
@@ -197,6 +196,8 @@ async function createSource(
   stopSource: () => Promise<void>;
 }> {
   if (flags.serviceAccounts) {
+    // Loaded only here: a file source brings the YAML parser, which a cluster source never needs.
+    const { FileServiceAccountSource } = await import('../serviceaccounts/file-source.js');
     const source = await FileServiceAccountSource.fromFile(flags.serviceAccounts);
     log.info(
       { file: flags.serviceAccounts, serviceAccounts: source.size() },

@@ -22,7 +22,6 @@ import { evaluateTrustPolicy, TrustPolicyError } from './trust-policy.js';
 
 export const STS_VERSION = '2011-06-15';
 export const ACTION = 'AssumeRoleWithWebIdentity';
-export const DEFAULT_CLIENT_IDS = ['sts.amazonaws.com'];
 export const DURATION = { min: 900, max: 43_200, default: 3600 };
 /** A role's MaxSessionDuration when the roles file gives none: IAM's default. */
 export const DEFAULT_MAX_SESSION_DURATION = 3600;

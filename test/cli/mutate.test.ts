@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { OUTPUTS } from '../../src/commands/mutate.js';
+import { OUTPUTS } from '../../src/commands/mutate-formats.js';
 import { applyPatch, type Operation } from '../../src/mutation/patch.js';
 import { ANNOTATION, DEFAULT_ANNOTATION_PREFIX, ENV } from '../../src/vocabulary.js';
 import { expectFixtureResponse, fixturesNamed, loadFixtures, optionFlags } from '../support/fixtures.js';

@@ -14,6 +14,11 @@ import { sampleSum } from '../support/prometheus.js';
 import { captureLog } from '../support/log.js';
 import { waitFor } from '../support/wait.js';
 import { PLAIN_HTTP_MESSAGE } from '../../src/server/plain-http.js';
+import { buildApp } from '../../src/server/app.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { FileServiceAccountSource } from '../../src/serviceaccounts/file-source.js';
+import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
+import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH, ENV, TOKEN_FILE } from '../../src/vocabulary.js';
 
 /** Every path into a JSON value: object keys and array indexes. */
@@ -322,5 +327,23 @@ describe('what a client gets wrong, it is told and it is logged', () => {
     );
     expect(line).toMatchObject({ level: 40, outcome: 'invalid', status, reason });
     expect(JSON.stringify(line)).not.toMatch(/stack|"err"/);
+  });
+});
+
+describe('JSON schemas', () => {
+  // The app gives fastify compilers that refuse schemas, so it never loads ajv or
+  // fast-json-stringify (the bundle leaves them out): a route with a schema fails loudly.
+  it('a route declaring one fails at start-up, naming why', async () => {
+    const app = buildApp({
+      https: { cert: certs.cert, key: certs.key },
+      source: FileServiceAccountSource.fromText(SERVICE_ACCOUNTS_YAML, 'test'),
+      options: DEFAULT_MUTATION_OPTIONS,
+      log: pino({ level: 'silent' }),
+      metrics: createMetrics({ size: () => 0, synced: () => true }),
+      notReadyReasons: () => [],
+    });
+    app.post('/with-schema', { schema: { body: { type: 'object' } } }, async () => ({}));
+    await expect(app.ready()).rejects.toThrow(/compiles no JSON schemas/);
+    await app.close();
   });
 });
