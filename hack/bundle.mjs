@@ -73,11 +73,18 @@ const inlineVersion = {
  * - fastify's JSON-schema compilers (ajv, fast-json-stringify: ~300 KB): src/server/app.ts gives
  *   fastify its own, so these are never called;
  * - fastify's `node:http2`, loaded only for an HTTP/2 server (~16 ms of start-up otherwise);
- * - prom-client's cluster aggregator and Pushgateway;
+ * - fastify's light-my-request (`inject()`, for tests of dist/) and semver (the version check of
+ *   plugins that declare a fastify version: the webhook registers none);
+ * - prom-client's cluster aggregator and Pushgateway, and OpenTelemetry (for exemplars: off);
  * - pino's transports (thread-stream): the webhook logs to stdout synchronously (src/log.ts).
  */
-const failing = (what) =>
-  `module.exports = function () { throw new Error(${JSON.stringify(`${what} is not in this bundle (hack/bundle.mjs)`)}); };\n`;
+const thrower = (what) =>
+  `function () { throw new Error(${JSON.stringify(`${what} is not in this bundle (hack/bundle.mjs)`)}); }`;
+/** A CommonJS module: a function that throws, or an object whose named members do. */
+const failing = (what, members) =>
+  members
+    ? `const fail = ${thrower(what)};\nmodule.exports = { ${members.map((m) => `get ${m}() { return fail(); }`).join(', ')} };\n`
+    : `module.exports = ${thrower(what)};\n`;
 const SLIM = [
   {
     importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]config\.js$/,
@@ -117,6 +124,21 @@ const SLIM = [
       "exports.createSecureServer = (...args) => require('node:http2').createSecureServer(...args);",
       '',
     ].join('\n'),
+  },
+  {
+    importer: /[/\\]fastify[/\\]fastify\.js$/,
+    path: 'light-my-request',
+    contents: failing("fastify's inject() (light-my-request)"),
+  },
+  {
+    importer: /[/\\]fastify[/\\]lib[/\\]plugin-utils\.js$/,
+    path: 'semver',
+    contents: failing('the version check of fastify plugins (semver)', ['gt', 'coerce', 'satisfies']),
+  },
+  {
+    importer: /[/\\]prom-client[/\\]lib[/\\]metrics[/\\]processCpuTotal\.js$/,
+    path: '@opentelemetry/api',
+    contents: failing("prom-client's exemplars (@opentelemetry/api)", ['trace', 'context']),
   },
   {
     importer: /[/\\]prom-client[/\\]index\.js$/,
