@@ -21,6 +21,7 @@ function start(config: GeneratorConfig): void {
     ca: config.ca,
   });
   const serialsSeen = new Set<string>();
+  const counted = new WeakSet<object>();
 
   let random = config.seed >>> 0 || 1;
   const next = (): number => {
@@ -96,7 +97,9 @@ function start(config: GeneratorConfig): void {
       },
     );
     req.on('socket', (socket) => {
-      if (req.reusedSocket) return;
+      // Once per connection: a socket can reach more than one request before its handshake ends.
+      if (req.reusedSocket || counted.has(socket)) return;
+      counted.add(socket);
       socket.once('secureConnect', () => {
         connectionsOpened += 1;
         open += 1;
