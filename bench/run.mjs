@@ -6,13 +6,15 @@
 //   closed loop: BENCH_CONCURRENCY (16) keep-alive connections for BENCH_SECONDS (5): req/s, p99;
 //   open loop:   BENCH_RATE (1000) req/s on a fixed timeline for BENCH_OPEN_SECONDS (10), latency
 //                from each request's scheduled time: p50, p99, p99.9;
-//   peak RSS (VmHWM) of each server; then the start-up and memory results of
+//   peak RSS (VmHWM) of each server; for the webhook, its event-loop delay (p99, max) and GC pauses
+//   by kind during the open loop, from its /metrics; then the start-up and memory results of
 //   bench/startup-memory.mjs and the pure mutation's time per Pod.
 // The webhook is the bundle the image runs (dist/bundle/cli.mjs, with the Dockerfile ENTRYPOINT's
 // Node flags, or BENCH_NODE_FLAGS instead); BENCH_WEBHOOK=dist runs dist/cli/main.js instead. Prints a table and writes JSON to
 // bench/results/latest.json or --json PATH.
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { cp, mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -113,6 +115,50 @@ const cpuMicros = async ({ child }) => {
 
 const peakRssMiB = async ({ child }) =>
   Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
+
+/**
+ * The webhook's own view of a run, from its /metrics (prom-client's defaults): the event-loop
+ * delay (monitorEventLoopDelay; prom-client resets it at every scrape, so a scrape before the run
+ * starts the window) and the time spent in garbage collection by kind, as totals to subtract.
+ */
+async function runtimeMetrics({ metricsPort }) {
+  if (metricsPort === undefined) return undefined;
+  const text = await new Promise((done, fail) =>
+    get({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => done(body));
+    }).on('error', fail),
+  );
+  const value = (name) => Number(new RegExp(`^${name} ([^ \\n]+)`, 'm').exec(text)?.[1] ?? NaN);
+  const gc = {};
+  for (const [, field, kind, number] of text.matchAll(
+    /^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm,
+  )) {
+    gc[kind] ??= { count: 0, seconds: 0 };
+    gc[kind][field === 'sum' ? 'seconds' : 'count'] = Number(number);
+  }
+  return {
+    eventLoopDelayP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+    eventLoopDelayMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+    gc,
+  };
+}
+
+/** GC during a run: count and total pause by kind, from two runtimeMetrics readings. */
+function gcDuring(before, after) {
+  if (!before || !after) return undefined;
+  return Object.fromEntries(
+    Object.entries(after.gc).map(([kind, { count, seconds }]) => [
+      kind,
+      {
+        count: count - (before.gc[kind]?.count ?? 0),
+        ms: Math.round((seconds - (before.gc[kind]?.seconds ?? 0)) * 1e5) / 100,
+      },
+    ]),
+  );
+}
 
 /** One POST of `body` over a fresh connection: the parsed AdmissionReview answer, or undefined. */
 async function answer(port, ca, body) {
@@ -277,6 +323,7 @@ try {
         join(dir, `${name}.log`),
       )),
       port,
+      metricsPort,
       nodeFlags: flags,
     });
   }
@@ -319,7 +366,14 @@ try {
     }
     for (const row of rows) {
       const server = servers.find((s) => s.name === row.server);
+      const before = await runtimeMetrics(server);
       row.open = await load(server, context.webhookCa.cert, file, 'open', config.openSeconds);
+      const after = await runtimeMetrics(server);
+      if (after) {
+        row.open.eventLoopDelayP99Ms = after.eventLoopDelayP99Ms;
+        row.open.eventLoopDelayMaxMs = after.eventLoopDelayMaxMs;
+        row.open.gc = gcDuring(before, after);
+      }
       row.peakRssMiB = await peakRssMiB(server);
     }
     results.push(...rows);
@@ -390,6 +444,18 @@ for (const r of ratios) {
       (r.p99VsGo === undefined
         ? '  (Go webhook: set POD_IDENTITY_WEBHOOK_BENCH_GO)'
         : `; p99 ${f(r.p99VsGo)}x Go${mark(r.goals.p99NoWorseThanGo)}, p99.9 ${f(r.p999VsGo)}x Go${mark(r.goals.p999NoWorseThanGo)}`),
+  );
+}
+console.log(
+  "\nthe webhook's event loop and GC during the open loop (its /metrics: monitorEventLoopDelay, which samples every 10 ms, so an idle loop reads ~10 ms; GC pauses by kind)",
+);
+for (const r of results.filter((row) => row.open.gc)) {
+  const gc = Object.entries(r.open.gc)
+    .filter(([, { count }]) => count > 0)
+    .map(([kind, { count, ms }]) => `${kind} ${count} (${f(ms, 1)} ms)`)
+    .join(', ');
+  console.log(
+    `${String(r.containers).padStart(10)}  ${r.server.padEnd(14)} event-loop delay p99 ${f(r.open.eventLoopDelayP99Ms)} ms, max ${f(r.open.eventLoopDelayMaxMs)} ms; GC ${gc}`,
   );
 }
 console.log(`\nload average before: ${loadBefore}; after: ${loadAfter}`);
