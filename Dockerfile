@@ -19,7 +19,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY hack/bundle.mjs hack/webhook-entry.mjs ./hack/
 COPY src ./src
-RUN npm run bundle && node dist/bundle/cli.mjs --version
+RUN npm run bundle && node dist/bundle/cli.mjs --version && mkdir dist/compile-cache
 
 FROM ${RUNTIME_IMAGE}
 ARG VERSION=dev
@@ -38,6 +38,14 @@ COPY --from=build --chown=0:0 /src/dist/bundle/ ./
 COPY --from=build --chown=0:0 --chmod=0755 /src/dist/bundle/webhook /webhook
 # Numeric, so the kubelet can enforce runAsNonRoot; the distroless :nonroot user.
 USER 65532:65532
+# V8's compiled code for the bundle's start, made here by this image's node, as the user and with
+# the Node flags of the ENTRYPOINT (Node keys its compile cache by version, V8 flags and uid; keep
+# this RUN's flags equal to the ENTRYPOINT's): the first answer comes ~18 ms sooner (bench, 12
+# interleaved starts). Only read at run time (a read-only root filesystem is fine); another uid or
+# other flags (/webhook's) simply use none.
+COPY --from=build --chown=65532:65532 /src/dist/compile-cache /app/compile-cache
+ENV NODE_COMPILE_CACHE=/app/compile-cache
+RUN ["/nodejs/bin/node", "--disable-warning=DEP0169", "--max-semi-space-size=2", "--no-concurrent-recompilation", "/app/cli.mjs", "--version"]
 EXPOSE 8443 443 9999
 # node-fetch (under @kubernetes/client-node, used by `doctor`) calls url.parse(); Node warns about
 # that (DEP0169) only outside node_modules, which a bundle is. Nothing the operator can act on.

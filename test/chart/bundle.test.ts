@@ -102,6 +102,31 @@ describe('the bundled CLI (the image payload)', () => {
     expect(result.stdout.trim()).toBe(version);
   });
 
+  it('starts from the compile cache the image makes (same Node flags as the ENTRYPOINT)', async () => {
+    // The Dockerfile runs the bundle once with NODE_COMPILE_CACHE set, so that every start reuses
+    // V8's compiled code; Node takes the cache only under the same V8 flags.
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^ENV NODE_COMPILE_CACHE=\/app\/compile-cache$/m);
+    const made = /^RUN\s+(\["\/nodejs\/bin\/node".*\])\s*$/m.exec(dockerfile);
+    if (!made)
+      throw new Error('Dockerfile has no exec-form RUN of /nodejs/bin/node that makes the compile cache');
+    const argv = JSON.parse(made[1]!) as string[];
+    expect(argv.slice(argv.indexOf('/app/cli.mjs'))).toEqual(['/app/cli.mjs', '--version']);
+    expect(argv.slice(1, argv.indexOf('/app/cli.mjs'))).toEqual(nodeFlags);
+
+    const cache = join(ctx.runDir, 'bundle', `compile-cache-${uniqueSuffix()}`);
+    await mkdir(cache, { recursive: true });
+    const start = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [...nodeFlags, bundle, '--version'], {
+        env: { ...process.env, NODE_COMPILE_CACHE: cache, ...env },
+        encoding: 'utf8',
+      });
+    expect(start({}).status).toBe(0);
+    const cached = start({ NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+    expect(cached.status).toBe(0);
+    expect(cached.stderr).toMatch(/V8 code cache for ESM file:\/\/\S+\/cli\.mjs was accepted/);
+  });
+
   it.each([
     { name: 'a Pod manifest, --output pod', args: ['pod.yaml', '--output', 'pod'], shows: 'AWS_ROLE_ARN' },
     {
