@@ -8,5 +8,9 @@ export function imageNodeFlags() {
   if (!entrypoint)
     throw new Error('Dockerfile: no ENTRYPOINT ["node", ..., "/app/cli.mjs"] to take Node flags from');
   const argv = JSON.parse(entrypoint[1]);
-  return argv.slice(1, argv.indexOf('/app/cli.mjs'));
+  if (argv.at(-1) !== '/app/cli.mjs')
+    throw new Error(
+      `Dockerfile: the ENTRYPOINT must end with /app/cli.mjs (CMD is the command), got ${entrypoint[1]}`,
+    );
+  return argv.slice(1, -1);
 }

@@ -26,6 +26,7 @@ import {
   registerPodIdentityWebhook,
   waitUntilEffective,
 } from '../e2e/harness/registration.js';
+import { imageNodeFlags } from '../../scripts/image-node-flags.mjs';
 import { issueCertificate } from '../../scripts/pki.mjs';
 import { repoRoot } from '../support/paths.js';
 import { servingPorts } from '../support/serving.js';
@@ -36,16 +37,7 @@ const bundle = join(repoRoot, 'dist', 'bundle', 'cli.mjs');
 const examples = join(repoRoot, 'examples');
 
 /** The Node flags of the Dockerfile's ENTRYPOINT (between the node binary and the script). */
-function entrypointNodeFlags(): string[] {
-  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile);
-  if (!line) throw new Error('Dockerfile has no exec-form ENTRYPOINT');
-  const entrypoint = JSON.parse(line[1]!) as string[];
-  expect(entrypoint.at(-1)).toBe('/app/cli.mjs');
-  return entrypoint.slice(1, -1);
-}
-
-const nodeFlags = entrypointNodeFlags();
+const nodeFlags = imageNodeFlags();
 
 function run(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [...nodeFlags, script, ...args], {
