@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { connect as connectTcp, type AddressInfo } from 'node:net';
 import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
 import { ServiceAccountLookupError } from '../../src/serviceaccounts/source.js';
-import { testApp, type TestApp } from '../support/app.js';
+import { buildTestApp, testApp, type TestApp } from '../support/app.js';
 import { appPod, podReview, ROLE_ARN, SERVICE_ACCOUNTS_YAML } from '../support/reviews.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 import { loadFixtures } from '../support/fixtures.js';
@@ -14,11 +14,6 @@ import { sampleSum } from '../support/prometheus.js';
 import { captureLog } from '../support/log.js';
 import { waitFor } from '../support/wait.js';
 import { PLAIN_HTTP_MESSAGE } from '../../src/server/plain-http.js';
-import { buildApp } from '../../src/server/app.js';
-import { createMetrics } from '../../src/server/metrics.js';
-import { FileServiceAccountSource } from '../../src/serviceaccounts/file-source.js';
-import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
-import { pino } from 'pino';
 import { DEFAULT_TOKEN_MOUNT_PATH, ENV, TOKEN_FILE } from '../../src/vocabulary.js';
 
 /** Every path into a JSON value: object keys and array indexes. */
@@ -334,14 +329,7 @@ describe('JSON schemas', () => {
   // The app gives fastify compilers that refuse schemas, so it never loads ajv or
   // fast-json-stringify (the bundle leaves them out): a route with a schema fails loudly.
   it('a route declaring one fails at start-up, naming why', async () => {
-    const app = buildApp({
-      https: { cert: certs.cert, key: certs.key },
-      source: FileServiceAccountSource.fromText(SERVICE_ACCOUNTS_YAML, 'test'),
-      options: DEFAULT_MUTATION_OPTIONS,
-      log: pino({ level: 'silent' }),
-      metrics: createMetrics({ size: () => 0, synced: () => true }),
-      notReadyReasons: () => [],
-    });
+    const { app } = buildTestApp(certs, SERVICE_ACCOUNTS_YAML);
     app.post('/with-schema', { schema: { body: { type: 'object' } } }, async () => ({}));
     await expect(app.ready()).rejects.toThrow(/compiles no JSON schemas/);
     await app.close();

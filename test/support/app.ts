@@ -12,14 +12,14 @@ export interface TestApp {
   metrics: Metrics;
 }
 
-/** The real fastify app over real TLS, with a file-backed (or given) ServiceAccount source. */
-export async function testApp(
+/** The real fastify app over real TLS, with a file-backed (or given) ServiceAccount source; not started. */
+export function buildTestApp(
   certs: TestCertificates,
   source: ServiceAccountSource | string,
   options: MutationOptions = DEFAULT_MUTATION_OPTIONS,
   notReadyReasons: () => string[] = () => [],
   log: Logger = pino({ level: 'silent' }),
-): Promise<TestApp> {
+): TestApp {
   const accounts = typeof source === 'string' ? FileServiceAccountSource.fromText(source, 'test') : source;
   const metrics = createMetrics({
     size: () => accounts.size(),
@@ -33,6 +33,12 @@ export async function testApp(
     metrics,
     notReadyReasons,
   });
-  await app.ready();
   return { app, metrics };
+}
+
+/** buildTestApp, started. */
+export async function testApp(...args: Parameters<typeof buildTestApp>): Promise<TestApp> {
+  const built = buildTestApp(...args);
+  await built.app.ready();
+  return built;
 }
