@@ -1,6 +1,5 @@
 // The e2e cluster as a test file sees it: cluster-admin API clients, and `useE2E()`, which every
 // test file calls once for failure diagnostics (log locations, webhook log tails) and cleanup.
-import { randomBytes } from 'node:crypto';
 import {
   AdmissionregistrationV1Api,
   AuthorizationV1Api,
@@ -8,8 +7,11 @@ import {
   KubeConfig,
   RbacAuthorizationV1Api,
 } from '@kubernetes/client-node';
-import { afterAll, beforeEach, inject } from 'vitest';
+import { inject } from 'vitest';
 import type { E2EContext } from './context.js';
+import { clientsOnce, fileHooks } from '../../support/cluster-harness.js';
+
+export { uniqueSuffix } from '../../support/cluster-harness.js';
 
 export interface Clients {
   ctx: E2EContext;
@@ -20,47 +22,22 @@ export interface Clients {
   authorization: AuthorizationV1Api;
 }
 
-let clients: Clients | undefined;
-
 /** The e2e context and cluster-admin API clients (one set per worker). */
-export function cluster(): Clients {
-  if (clients) return clients;
-  const ctx = inject('e2e');
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(ctx.kubeconfig);
-  clients = {
-    ctx,
-    kubeConfig,
+export const cluster: () => Clients = clientsOnce(
+  () => inject('e2e'),
+  (kubeConfig) => ({
     core: kubeConfig.makeApiClient(CoreV1Api),
     admission: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
     rbac: kubeConfig.makeApiClient(RbacAuthorizationV1Api),
     authorization: kubeConfig.makeApiClient(AuthorizationV1Api),
-  };
-  return clients;
-}
-
-/** A short random suffix that keeps names of objects and files from colliding across tests. */
-export function uniqueSuffix(): string {
-  return randomBytes(3).toString('hex');
-}
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Diagnostics and cleanup
 
-type DiagnosticSource = () => string;
-const diagnosticSources = new Set<DiagnosticSource>();
-const cleanups: Array<() => Promise<void>> = [];
-
-/** Adds text (e.g. a webhook's log tail) to what is printed when a test fails. */
-export function addDiagnostics(source: DiagnosticSource): () => void {
-  diagnosticSources.add(source);
-  return () => diagnosticSources.delete(source);
-}
-
-/** Registers a cleanup run (last registered first) after all tests of the file. */
-export function deferCleanup(cleanup: () => Promise<void>): void {
-  cleanups.push(cleanup);
-}
+const hooks = fileHooks('e2e');
+export const { addDiagnostics, deferCleanup } = hooks;
 
 export function logLocations(): string {
   const { ctx } = cluster();
@@ -77,18 +54,9 @@ export function logLocations(): string {
  */
 export function useE2E(): Clients {
   const c = cluster();
-  beforeEach((context) => {
-    context.onTestFailed(() => {
-      const sections = [logLocations(), ...[...diagnosticSources].map((source) => source())];
-      console.error(`\n----- e2e diagnostics for "${context.task.name}" -----\n${sections.join('\n\n')}\n`);
-    });
-  });
-  afterAll(async () => {
-    const errors: unknown[] = [];
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: unknown) => errors.push(error));
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'e2e cleanup failed');
+  hooks.register((testName) => {
+    const sections = [logLocations(), ...hooks.diagnostics()];
+    console.error(`\n----- e2e diagnostics for "${testName}" -----\n${sections.join('\n\n')}\n`);
   });
   return c;
 }

@@ -2,7 +2,6 @@
 // and `useKind()`, which every test file calls once: on a failed test it saves and prints the logs
 // of the webhook Pods and the events of the namespaces the test touched; after the file it runs
 // the deferred cleanups.
-import { randomBytes } from 'node:crypto';
 import { request, type RequestOptions } from 'node:https';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,9 +13,12 @@ import {
   KubernetesObjectApi,
   PolicyV1Api,
 } from '@kubernetes/client-node';
-import { afterAll, beforeEach, inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import type { KindContext } from '../context.js';
+import { clientsOnce, fileHooks } from '../../support/cluster-harness.js';
 import { describeError } from '../../support/wait.js';
+
+export { uniqueSuffix } from '../../support/cluster-harness.js';
 
 export interface Kind {
   ctx: KindContext;
@@ -28,29 +30,16 @@ export interface Kind {
   objects: KubernetesObjectApi;
 }
 
-let clients: Kind | undefined;
-
-export function kind(): Kind {
-  if (clients) return clients;
-  const ctx = inject('kind');
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(ctx.kubeconfig);
-  clients = {
-    ctx,
-    kubeConfig,
+export const kind: () => Kind = clientsOnce(
+  () => inject('kind'),
+  (kubeConfig) => ({
     core: kubeConfig.makeApiClient(CoreV1Api),
     apps: kubeConfig.makeApiClient(AppsV1Api),
     admission: kubeConfig.makeApiClient(AdmissionregistrationV1Api),
     policy: kubeConfig.makeApiClient(PolicyV1Api),
     objects: KubernetesObjectApi.makeApiClient(kubeConfig),
-  };
-  return clients;
-}
-
-/** A short random suffix that keeps names of objects from colliding across tests and runs. */
-export function uniqueSuffix(): string {
-  return randomBytes(3).toString('hex');
-}
+  }),
+);
 
 export interface ApiResponse {
   status: number;
@@ -147,26 +136,18 @@ export async function saveNamespace(
 // ---------------------------------------------------------------------------------------------
 // Diagnostics and cleanup
 
-/** What a failed test prints, besides the namespaces it watches: e.g. a load run's failures. */
-type DiagnosticSource = () => string;
-const diagnosticSources = new Set<DiagnosticSource>();
+/**
+ * What a failed test prints besides the namespaces it watches (e.g. a load run's failures), and
+ * the deferred cleanups.
+ */
+const hooks = fileHooks('kind');
+export const { addDiagnostics, deferCleanup } = hooks;
 /** Namespaces whose Pod logs and events a failed test saves and prints. */
 const watched = new Set<string>();
-const cleanups: Array<() => Promise<void>> = [];
-
-export function addDiagnostics(source: DiagnosticSource): () => void {
-  diagnosticSources.add(source);
-  return () => diagnosticSources.delete(source);
-}
 
 /** Saves and prints this namespace's Pod logs and events when a test fails. */
 export function watchNamespace(namespace: string): void {
   watched.add(namespace);
-}
-
-/** Registers a cleanup run (last registered first) after all tests of the file. */
-export function deferCleanup(cleanup: () => Promise<void>): void {
-  cleanups.push(cleanup);
 }
 
 const TAIL_LINES = 40;
@@ -185,7 +166,7 @@ async function reportFailure(testName: string): Promise<void> {
       sections.push(`--- ${namespace}: could not read its logs: ${describeError(error)}`);
     }
   }
-  sections.push(...[...diagnosticSources].map((source) => source()));
+  sections.push(...hooks.diagnostics());
   console.error(
     `\n----- kind diagnostics for "${testName}" (saved under ${dir}) -----\n${sections.join('\n\n')}\n`,
   );
@@ -197,16 +178,7 @@ async function reportFailure(testName: string): Promise<void> {
  */
 export function useKind(): Kind {
   const k = kind();
-  beforeEach((context) => {
-    context.onTestFailed(() => reportFailure(context.task.name));
-  });
-  afterAll(async () => {
-    const errors: unknown[] = [];
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: unknown) => errors.push(error));
-    }
-    watched.clear();
-    if (errors.length > 0) throw new AggregateError(errors, 'kind cleanup failed');
-  });
+  hooks.register(reportFailure);
+  afterAll(() => watched.clear());
   return k;
 }
