@@ -258,27 +258,20 @@ describe('doctor', () => {
   });
 
   it('verifies a token of a ServiceAccount against the cluster’s issuer and JWKS, and reports a wrong issuer', async () => {
-    const good = await doctor([
-      '--namespace',
-      ns.name,
-      '--webhook-configuration',
-      healthy,
-      '--check-token',
-      `${ns.name}/app`,
-      '--issuer',
-      ctx.serviceAccount.issuer,
-    ]);
+    const checkToken = (issuer: string) =>
+      doctor([
+        '--namespace',
+        ns.name,
+        '--webhook-configuration',
+        healthy,
+        '--check-token',
+        `${ns.name}/app`,
+        '--issuer',
+        issuer,
+      ]);
+    const good = await checkToken(ctx.serviceAccount.issuer);
     expect(good.findings.filter((finding) => finding.check === 'token')).toEqual([]);
-    const wrong = await doctor([
-      '--namespace',
-      ns.name,
-      '--webhook-configuration',
-      healthy,
-      '--check-token',
-      `${ns.name}/app`,
-      '--issuer',
-      'https://oidc.example.com/id/ABC',
-    ]);
+    const wrong = await checkToken('https://oidc.example.com/id/ABC');
     expect(wrong.status).toBe(1);
     expect(wrong.findings).toContainEqual(
       expect.objectContaining({
