@@ -10,6 +10,7 @@ import {
   type JSONWebKeySet,
 } from 'jose';
 import type { Finding } from './doctor.js';
+import { serviceAccountSubject } from './trust-policy.js';
 
 export interface TokenExpectations {
   /** The issuer the IAM OIDC provider is for (`--issuer`, else the cluster's own). */
@@ -19,10 +20,6 @@ export interface TokenExpectations {
   serviceAccount: string;
   /** Where the JWKS came from, for the messages. */
   jwksSource: string;
-}
-
-export function serviceAccountSubject(namespace: string, name: string): string {
-  return `system:serviceaccount:${namespace}:${name}`;
 }
 
 /** Findings for one token; none when AWS would accept it as far as the OIDC provider goes. */
