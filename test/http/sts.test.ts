@@ -12,23 +12,12 @@ import { exportJWK, SignJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSts, type RunningSts, type StsFlags } from '../../src/commands/sts.js';
 import { captureLog, type CapturedLog } from '../support/log.js';
+import { eksTrustPolicy, ISSUER, PROVIDER } from '../support/sts.js';
 import { testCertificates, type TestCertificates } from '../support/tls.js';
 
-const ISSUER = 'https://oidc.example.com/id/ABC';
-const PROVIDER = 'oidc.example.com/id/ABC';
 const ROLE = 'arn:aws:iam::111122223333:role/s3-reader';
 const SUBJECT = 'system:serviceaccount:default:app';
-const TRUST_POLICY = {
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { Federated: `arn:aws:iam::111122223333:oidc-provider/${PROVIDER}` },
-      Action: 'sts:AssumeRoleWithWebIdentity',
-      Condition: { StringEquals: { [`${PROVIDER}:sub`]: SUBJECT, [`${PROVIDER}:aud`]: 'sts.amazonaws.com' } },
-    },
-  ],
-};
+const TRUST_POLICY = eksTrustPolicy(SUBJECT);
 
 const signer = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rotated = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -18,28 +18,13 @@ import {
   type StsConfig,
 } from '../../src/irsa/sts.js';
 import { assumeRoleWithWebIdentityXml, errorResponseXml } from '../../src/irsa/sts-xml.js';
+import { eksTrustPolicy, ISSUER, PROVIDER } from '../support/sts.js';
 
-const ISSUER = 'https://oidc.example.com/id/ABC';
-const PROVIDER = 'oidc.example.com/id/ABC';
 const ROLE = 'arn:aws:iam::111122223333:role/team/s3-reader';
 const SUBJECT = 'system:serviceaccount:default:my-service-account';
 const NOW = new Date('2026-03-01T12:00:00Z');
 const now = Math.floor(NOW.getTime() / 1000);
-
-/** AWS's documented EKS trust policy (IAM User Guide, "Assign IAM roles to Kubernetes service accounts"). */
-const TRUST_POLICY = {
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Effect: 'Allow',
-      Principal: { Federated: `arn:aws:iam::111122223333:oidc-provider/${PROVIDER}` },
-      Action: 'sts:AssumeRoleWithWebIdentity',
-      Condition: {
-        StringEquals: { [`${PROVIDER}:sub`]: SUBJECT, [`${PROVIDER}:aud`]: 'sts.amazonaws.com' },
-      },
-    },
-  ],
-};
+const TRUST_POLICY = eksTrustPolicy(SUBJECT);
 
 const signer = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
