@@ -9,31 +9,18 @@
 //
 // Runs go to POD_IDENTITY_WEBHOOK_E2E_DIR, by default .e2e/bench (the harness keeps the last three
 // runs of a directory: a separate one leaves the e2e tests' runs alone).
-import { mkdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-
-const root = new URL('..', import.meta.url).pathname;
+import { importCompiled, root } from './compiled.mjs';
 
 /** Starts etcd and kube-apiserver as the e2e tests do; `stop()` stops both by PID. */
 export async function startCluster() {
-  // Inside the repository, so the compiled harness resolves its packages (yaml) from node_modules.
-  const outfile = join(root, 'dist', 'bench', 'e2e-global-setup.mjs');
-  await mkdir(join(root, 'dist', 'bench'), { recursive: true });
-  await build({
-    entryPoints: [join(root, 'test/e2e/harness/global-setup.ts')],
-    outfile,
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    logLevel: 'warning',
-  });
   process.env.POD_IDENTITY_WEBHOOK_E2E_DIR ??= join(root, '.e2e', 'bench');
-  const { default: setup } = await import(outfile);
+  const { default: setup } = await importCompiled(
+    'test/e2e/harness/global-setup.ts',
+    'bench/e2e-global-setup.mjs',
+  );
   let context;
   const teardown = await setup({ provide: (key, value) => (context = value) });
   return { context, stop: teardown };
