@@ -4,28 +4,21 @@
 // The returned teardown runs `offline.sh down` (cluster, dockerd, networks, mounts) unless reused.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
 import type { KindContext } from './context.js';
 import { kindDir, readKindEnv } from './harness/kind-env.js';
 import { repoRoot } from '../support/paths.js';
+import { newRunDir } from '../support/run-dirs.js';
 import { runHackScript } from '../support/scripts.js';
 import { waitFor } from '../support/wait.js';
 
-const KEEP_RUNS = 3;
 const IMAGE = { repository: 'pod-identity-webhook', tag: 'kind' };
 
 function log(message: string): void {
   console.log(`[kind] ${message}`);
-}
-
-async function pruneOldRuns(base: string): Promise<void> {
-  const runs = (await readdir(base).catch(() => [])).filter((name) => name.startsWith('run-')).sort();
-  for (const name of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) {
-    await rm(join(base, name), { recursive: true, force: true });
-  }
 }
 
 /** `bash hack/kind/offline.sh <action>`, its output in the run folder and echoed on stderr. */
@@ -74,9 +67,7 @@ async function waitForCluster(kubeconfig: string): Promise<string> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
   const base = process.env.POD_IDENTITY_WEBHOOK_KIND_RUNS ?? join(repoRoot, '.kind-test');
-  await mkdir(base, { recursive: true });
-  await pruneOldRuns(base);
-  const runDir = await mkdtemp(join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-`));
+  const runDir = await newRunDir(base);
   await mkdir(join(runDir, 'logs'), { recursive: true });
   log(`run folder ${runDir}`);
 

@@ -3,7 +3,7 @@
 // it to the tests with provide('e2e'). The returned teardown stops every process by PID, whether
 // the tests passed or not. A loopback control endpoint lets tests restart kube-apiserver.
 import { createServer, type Server } from 'node:http';
-import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ControlPlane } from './control-plane.js';
@@ -13,20 +13,11 @@ import { createCA, createRsaKeyPair, issueCertificate } from '../../../scripts/p
 import { reapRecorded } from './processes.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { repoRoot } from '../../support/paths.js';
+import { newRunDir } from '../../support/run-dirs.js';
 import { runHackScript } from '../../support/scripts.js';
-
-const KEEP_RUNS = 3;
 
 function log(message: string): void {
   console.log(`[e2e] ${message}`);
-}
-
-async function pruneOldRuns(base: string): Promise<void> {
-  const runs = (await readdir(base).catch(() => [])).filter((name) => name.startsWith('run-')).sort();
-  // Names are run-<ISO time>-<random>, so lexical order is age order.
-  for (const name of runs.slice(0, Math.max(0, runs.length - KEEP_RUNS))) {
-    await rm(join(base, name), { recursive: true, force: true });
-  }
 }
 
 function startControlServer(controlPlane: ControlPlane): Promise<{ server: Server; url: string }> {
@@ -74,9 +65,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const binDir = await runHackScript('build-control-plane.sh');
 
   const base = process.env.POD_IDENTITY_WEBHOOK_E2E_DIR ?? join(repoRoot, '.e2e');
-  await mkdir(base, { recursive: true });
-  await pruneOldRuns(base);
-  const runDir = await mkdtemp(join(base, `run-${new Date().toISOString().replace(/[:.]/g, '-')}-`));
+  const runDir = await newRunDir(base);
   const pkiDir = join(runDir, 'pki');
   const logDir = join(runDir, 'logs');
   const pidDir = join(runDir, 'pids');
