@@ -122,7 +122,8 @@ export async function serve(
       certificates.stop();
       containerCredentials?.stop();
       const drained = drainConnections(app.server as HttpsServer);
-      // Connections that never sent a byte are not the HTTP server's yet: app.close() drops them.
+      // Connections that never sent a byte or never finished their TLS handshake are not the HTTP
+      // server's yet: app.close() drops them.
       await Promise.race([drained, delay(2 * DRAIN_IDLE_MS)]);
       await app.close();
       await drained;

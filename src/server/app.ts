@@ -55,13 +55,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }) as unknown as FastifyInstance;
   // Only JSON is an AdmissionReview: anything else is answered 415 by fastify.
   app.removeContentTypeParser('text/plain');
-  const dropWaiting = refusePlainHttp(app.server as unknown as TlsServer, (socket) =>
+  const dropPreHttp = refusePlainHttp(app.server as unknown as TlsServer, (socket) =>
     log.warn(
       { remoteAddress: socket.remoteAddress, status: 400 },
       'plain HTTP request on the HTTPS port; answered 400: use https://',
     ),
   );
-  app.addHook('preClose', async () => dropWaiting());
+  app.addHook('preClose', async () => dropPreHttp());
   app.decorateRequest('review');
   app.decorateRequest('startedAt', 0);
   app.addHook('onRequest', async (request) => {

@@ -14,17 +14,26 @@ type ConnectionListener = (socket: Socket) => void;
 
 /**
  * Puts a first-byte check in front of the TLS server's own connection handling. Returns a function
- * that drops the connections still waiting for their first byte: the HTTP server does not know of
- * them yet, so closing it would otherwise wait for their timeout.
+ * that drops the connections still waiting for their first byte or in the middle of their TLS
+ * handshake: the HTTP server does not know of them yet, so closing it would otherwise wait for
+ * their timeouts (a stalled handshake's is two minutes).
  */
 export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) => void): () => void {
   const tlsListeners = server.listeners('connection') as ConnectionListener[];
   const waiting = new Set<Socket>();
+  // The TLS socket that wraps a connection is not handed out before its handshake ends; the peer's
+  // address and port, the same on both and unique among open connections, tell which one it was.
+  const handshaking = new Map<string, Socket>();
+  server.on('secureConnection', (secure: Socket) => handshaking.delete(peerOf(secure)));
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     const dropped = (): void => void socket.destroy();
+    const peer = peerOf(socket);
     waiting.add(socket);
-    socket.once('close', () => waiting.delete(socket));
+    socket.once('close', () => {
+      waiting.delete(socket);
+      if (handshaking.get(peer) === socket) handshaking.delete(peer);
+    });
     socket.on('error', dropped);
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, dropped);
     socket.once('readable', () => {
@@ -40,13 +49,16 @@ export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) =
       socket.setTimeout(0);
       // TLS reads what the socket has buffered before it takes over the connection.
       socket.unshift(chunk);
+      handshaking.set(peer, socket);
       for (const listener of tlsListeners) listener.call(server, socket);
     });
   });
   return () => {
-    for (const socket of waiting) socket.destroy();
+    for (const socket of [...waiting, ...handshaking.values()]) socket.destroy();
   };
 }
+
+const peerOf = (socket: Socket): string => `${socket.remoteAddress} ${socket.remotePort}`;
 
 /** HTTP methods start with an upper-case letter; a TLS record with 0x16. */
 const isPlainHttp = (byte: number): boolean => byte >= 0x41 && byte <= 0x5a;

@@ -3,13 +3,20 @@ import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import {
+  connect as netConnect,
+  createServer as createNetServer,
+  type AddressInfo,
+  type Socket,
+} from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from 'node:tls';
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { serve, type RunningServer } from '../../src/commands/serve.js';
+import { serve, SHUTDOWN_TIMEOUT_MS, type RunningServer } from '../../src/commands/serve.js';
 import type { ServiceAccountSource } from '../../src/serviceaccounts/source.js';
 import { DEFAULT_MUTATION_OPTIONS } from '../../src/identity/options.js';
 import { createCA, issueCertificate } from '../../scripts/pki.mjs';
@@ -48,6 +55,41 @@ function servedFingerprint(port: number, ca: string): Promise<string> {
     socket.once('error', reject);
   });
 }
+
+/**
+ * A connection whose TLS handshake starts and stalls: a real client's ClientHello goes out, the
+ * server's answer comes back (so the server's TLS layer has it), and the client never sends more.
+ */
+function stalledHandshake(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const raw = netConnect(port, '127.0.0.1');
+    let helloSent = false;
+    const firstFlightOnly = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        if (!helloSent) raw.write(chunk);
+        helloSent = true;
+        done();
+      },
+    });
+    connect({ socket: firstFlightOnly, servername: 'localhost', rejectUnauthorized: false }).on(
+      'error',
+      () => {},
+    );
+    raw.once('data', () => resolve(raw));
+    raw.once('error', reject);
+  });
+}
+
+/** A TCP connection that never sends a byte, once it is open. */
+const silentConnection = (port: number): Promise<Socket> =>
+  new Promise((resolve, reject) => {
+    const raw = netConnect(port, '127.0.0.1', () => resolve(raw));
+    raw.once('error', reject);
+  });
+
+const closedEvent = (socket: Socket): Promise<void> =>
+  new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
 
 const fingerprintOf = async (file: string) => new X509Certificate(await readFile(file)).fingerprint256;
 
@@ -249,6 +291,22 @@ describe('shutdown', () => {
       'ECONNREFUSED',
       'ECONNREFUSED',
     ]);
+  });
+
+  it('closes connections stalled in their TLS handshake or silent since they opened, and ends within its limit', async () => {
+    const server = await serve(testServeFlags(certs), DEFAULT_MUTATION_OPTIONS, {
+      log: pino({ level: 'silent' }),
+    });
+    const stalled = await stalledHandshake(server.port);
+    const silent = await silentConnection(server.port);
+    const timer = new AbortController();
+    const limit = delay(SHUTDOWN_TIMEOUT_MS, 'still open at the shutdown limit', { signal: timer.signal });
+    // Without dropping them, shutdown waits for the TLS handshake timeout: two minutes.
+    expect(await Promise.race([server.shutdown().then(() => 'shut down'), limit])).toBe('shut down');
+    timer.abort();
+    limit.catch(() => undefined);
+    await Promise.all([closedEvent(stalled), closedEvent(silent)]);
+    await expect(postReview(server.port, certs.ca, podReview(appPod()))).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('takes the Go webhook’s Deployment flags and exits with status 0 soon after SIGTERM', async () => {
