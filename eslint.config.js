@@ -3,7 +3,19 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'certs/', '.ci-results/'] },
+  {
+    ignores: [
+      'dist/',
+      'coverage/',
+      'node_modules/',
+      'certs/',
+      '.ci-results/',
+      '.e2e/',
+      '.kind/',
+      '.kind-test/',
+      '.fuzz/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
