@@ -57,11 +57,13 @@ const inlineVersion = {
 
 /**
  * Imports replaced in the bundle, each by its importer (a regular expression on its path) and the
- * path it imports. What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts),
+ * path it imports, with `contents` or a module `file` of this project. What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts),
  * for its authentication; its generated API (every model and API class, ~1 MB minified, ~50 MB of
  * memory and most of a second to load) only the doctor command uses:
  * - config.js's `./gen/index.js`: only the two names KubeConfig uses (for makeApiClient), so the
- *   generated API lands in the chunks that import the package index (doctor), not in serve's;
+ *   generated API lands in the chunks that import the package index (doctor), not in serve's. The
+ *   module with those names is src/cli/client-node-gen.ts, which dist/ gets through a resolve hook
+ *   at run time (src/cli/slim-client-node.ts); in the bundle that hook is a no-op, its work done;
  * - oidc_auth.js's `openid-client`: loaded when a kubeconfig user has an OIDC auth provider, not
  *   by every KubeConfig;
  * - node-fetch's `whatwg-url`: node-fetch uses Node's own URL and keeps whatwg-url (with tr46's
@@ -89,8 +91,12 @@ const SLIM = [
   {
     importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]config\.js$/,
     path: './gen/index.js',
-    contents:
-      "export { createConfiguration } from './gen/configuration.js';\nexport { ServerConfiguration } from './gen/servers.js';\n",
+    file: join(root, 'dist', 'cli', 'client-node-gen.js'),
+  },
+  {
+    importer: /[/\\]dist[/\\]cli[/\\]main\.js$/,
+    path: './slim-client-node.js',
+    contents: 'export function slimClientNode() {}\n',
   },
   {
     importer: /[/\\]@kubernetes[/\\]client-node[/\\]dist[/\\]oidc_auth\.js$/,
@@ -165,6 +171,7 @@ const slimImports = {
     b.onResolve({ filter }, (args) => {
       const slim = SLIM.find((s) => s.path === args.path && s.importer.test(args.importer));
       if (slim) slimmed.add(slim);
+      if (slim?.file) return { path: slim.file };
       return slim && { path: `${args.importer}#${args.path}`, namespace: 'slim', pluginData: slim };
     });
     b.onLoad({ filter: /.*/, namespace: 'slim' }, (args) => ({

@@ -3,8 +3,9 @@
 // memory and most of a second to load) for the two names makeApiClient needs. This resolve hook
 // hands that one import a module with just those two names, for every KubeConfig of this
 // process; the package index, which the doctor command loads, still brings the full API.
-// The bundle does the same at build time (hack/bundle.mjs). If client-node's KubeConfig ever
-// needs more, loading it fails at once ("does not provide an export named"), not later.
+// The bundle makes the same replacement at build time, with the same module, and leaves this hook
+// out (hack/bundle.mjs). If client-node's KubeConfig ever needs more, loading it fails at once
+// ("does not provide an export named"), not later.
 import { registerHooks } from 'node:module';
 
 const CONFIG_MODULE = /\/@kubernetes\/client-node\/dist\/config\.js$/;
