@@ -16,10 +16,8 @@
 #   KUBECONFIG                   where kind writes the cluster's credentials (default: ~/.kube/config)
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-# shellcheck source=versions.sh
-source "$here/versions.sh"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KIND="${KIND:-kind}"
 DOCKER="${DOCKER:-docker}"
@@ -31,13 +29,7 @@ CONTEXT="kind-$KIND_CLUSTER_NAME"
 DEMO="$here/manifests/demo.yaml"
 DEMO_NAMESPACE=irsa-demo
 DEMO_POD=app
-STATE="$root/.kind"
 
-log() { echo "kind.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
 # `command`: with KUBECTL=kubectl, the function would otherwise call itself.
 kubectl() { command "$KUBECTL" --context "$CONTEXT" "$@"; }
 
@@ -47,8 +39,6 @@ require_tools() {
     command -v "${!tool}" >/dev/null || die "$tool not found: '${!tool}' (install it or set $tool=/path/to/it)"
   done
 }
-
-cluster_exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; }
 
 # The shared config, plus the overlay appended as more top-level keys. A key in both would be
 # a duplicate, which kind's YAML parser may silently resolve either way: refuse it instead.

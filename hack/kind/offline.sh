@@ -16,12 +16,9 @@
 # Logs go to .kind/run-<time>/logs/ (dockerd.log, and `kind export logs` on failure).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-# shellcheck source=versions.sh
-source "$here/versions.sh"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE="$root/.kind"
 WORK_DIR="$CACHE_DIR/kind"
 DATA_ROOT="$WORK_DIR/docker"
 EXEC_ROOT=/run/pod-identity-webhook-kind
@@ -35,15 +32,10 @@ CGROUP_PARENT=pod-identity-webhook-kind # every container's cgroup is under it: 
 KIND_BRIDGE=piw-kind0             # the bridge of docker's network "kind", which the node is on
 NETWORKS_FILE="$WORK_DIR/bridges" # the bridges of the networks our dockerd created
 DOCKER=/usr/bin/docker             # Debian's client: another one on PATH may lack BuildKit support
+KIND="$STATE/bin/kind"             # linked there by link_tools, as kubectl and helm
 PACKAGES=(docker.io containerd runc containernetworking-plugins iptables debootstrap busybox-static jq gcc libc6-dev)
 export DOCKER_HOST="unix://$SOCKET"
 export KUBECONFIG="$STATE/kubeconfig"
-
-log() { echo "offline.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
 
 timings=()
 # Runs one phase and records its duration.
@@ -153,12 +145,12 @@ kind_network() {
 
 create_cluster() {
   # A node container left in the persistent data root by a run that never got to `down`.
-  if "$STATE/bin/kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; then
+  if cluster_exists; then
     log "deleting the cluster a previous run left"
-    PATH="$STATE/bin:$PATH" "$STATE/bin/kind" delete cluster --name "$KIND_CLUSTER_NAME" >&2
+    PATH="$STATE/bin:$PATH" "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >&2
   fi
   kind_network
-  PATH="$STATE/bin:$PATH" KIND="$STATE/bin/kind" DOCKER="$STATE/bin/docker" KUBECTL="$STATE/bin/kubectl" \
+  PATH="$STATE/bin:$PATH" KIND="$KIND" DOCKER="$STATE/bin/docker" KUBECTL="$STATE/bin/kubectl" \
     HELM="$STATE/bin/helm" KIND_NODE_IMAGE="$NODE_IMAGE" \
     KIND_CONFIG_OVERLAY="$here/offline/cluster-overlay.yaml" bash "$here/kind.sh" up
   record_bridges
@@ -191,8 +183,8 @@ on_failure() {
   print_timings
   if ((status)) && [[ -n "${run_dir:-}" ]]; then
     log "up FAILED (exit $status); logs in $run_dir/logs"
-    if dockerd_pid >/dev/null && "$STATE/bin/kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; then
-      PATH="$STATE/bin:$PATH" "$STATE/bin/kind" export logs "$run_dir/logs/kind" --name "$KIND_CLUSTER_NAME" >&2 || true
+    if dockerd_pid >/dev/null && cluster_exists; then
+      PATH="$STATE/bin:$PATH" "$KIND" export logs "$run_dir/logs/kind" --name "$KIND_CLUSTER_NAME" >&2 || true
       log "node logs (containerd, kubelet, Pods) exported to $run_dir/logs/kind"
       tail -n 20 "$run_dir/logs/kind/$KIND_CLUSTER_NAME-control-plane/kubelet.log" 2>/dev/null >&2 || true
     fi
@@ -312,9 +304,9 @@ down() {
   local pid
   rm -f "$STATE/ready"
   if pid="$(dockerd_pid)"; then
-    if [[ -x "$STATE/bin/kind" ]]; then
+    if [[ -x "$KIND" ]]; then
       record_bridges || true
-      PATH="$STATE/bin:$PATH" KIND="$STATE/bin/kind" DOCKER="$DOCKER" bash "$here/kind.sh" down ||
+      PATH="$STATE/bin:$PATH" KIND="$KIND" DOCKER="$DOCKER" bash "$here/kind.sh" down ||
         log "kind.sh down failed; going on with the teardown"
     fi
   fi
@@ -332,7 +324,7 @@ status() {
   local pid
   if pid="$(dockerd_pid)"; then
     echo "dockerd: running, PID $pid, $DOCKER_HOST, data root $DATA_ROOT ($(du -sh "$DATA_ROOT" 2>/dev/null | cut -f1))"
-    "$STATE/bin/kind" get clusters 2>/dev/null | sed 's/^/kind cluster: /'
+    "$KIND" get clusters 2>/dev/null | sed 's/^/kind cluster: /'
     [[ -f "$STATE/ready" ]] && echo "ready since $(cat "$STATE/ready"): source $STATE/env"
     "$STATE/bin/kubectl" get nodes,pods -A -o wide 2>/dev/null || true
   else
