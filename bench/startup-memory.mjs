@@ -5,21 +5,24 @@
 //
 //   node bench/startup-memory.mjs [--counts 2000,100000] [--entries dist,bundle] [--runs 3]
 //     [--certificates files,builtin] [--node-flags '--max-semi-space-size=2;--optimize-for-size']
-//     [--load-seconds 5] [--cpu 1] [--json out.json]
+//     [--compile-cache none,image] [--load-seconds 5] [--cpu 1] [--json out.json]
 //
 // Entries: dist = dist/cli/main.js (`npm run build`), bundle = dist/bundle/cli.mjs (`npm run
 // bundle`), or NAME=PATH for another build (e.g. an earlier commit's). Each --node-flags variant
-// (';'-separated, '' = none) is its own row. Every row is the median of --runs starts. The server is pinned with taskset to --cpu. Importable: bench/run.mjs
+// (';'-separated, '' = none) is its own row, and so is each --compile-cache: `image` starts as the
+// image does (Dockerfile), from V8's compile cache made by one `--version` run with the row's Node
+// flags and read-only at run time (each start gets a fresh copy of it); `none` without. Every row is the median of --runs starts. The server is pinned with taskset to --cpu. Importable: bench/run.mjs
 // calls `startupMemory(options)`, which returns a plain JSON result.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { adminClient, startCluster } from './e2e-cluster.mjs';
 import { createCA, issueCertificate } from '../scripts/pki.mjs';
 
@@ -36,6 +39,7 @@ export const DEFAULTS = {
   entries: ['dist', 'bundle'],
   certificates: ['files'],
   nodeFlags: [''],
+  compileCache: ['image'],
   runs: 3,
   loadSeconds: 5,
   cpu: '1',
@@ -216,9 +220,19 @@ function review(template, i) {
   return copy;
 }
 
+/** What the image's build does (Dockerfile): one `--version` run writes V8's compile cache. */
+async function imageCompileCache(dir, entry, nodeFlags) {
+  const cache = await mkdtemp(join(dir, 'compile-cache-'));
+  await promisify(execFile)(process.execPath, [...nodeFlags, entryPath(entry), '--version'], {
+    env: { ...process.env, NODE_COMPILE_CACHE: cache },
+  });
+  return cache;
+}
+
 async function runOnce({
   entry,
   nodeFlags,
+  compileCache,
   certificates,
   context,
   tls,
@@ -249,11 +263,19 @@ async function runOnce({
     join(root, 'bench/memory-probe.mjs'),
     entryPath(entry),
   ];
+  // The image's cache is read-only: what a start would add to it must not reach the next start.
+  const cache = compileCache && (await mkdtemp(join(dir, 'start-cache-')));
+  if (cache) await cp(compileCache, cache, { recursive: true });
   const t0 = performance.now();
   const child = spawn('taskset', ['-c', cpu, ...node, ...serveArgs], {
     // As in the image: this sandbox sets NODE_EXTRA_CA_CERTS for every process, which makes Node
     // add ~140 more certificates to every TLS context that has a CA of its own.
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: '', BENCH_MEMORY_PROBE_FILE: probeFile },
+    env: {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: '',
+      BENCH_MEMORY_PROBE_FILE: probeFile,
+      ...(cache ? { NODE_COMPILE_CACHE: cache } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let exit;
@@ -398,13 +420,16 @@ export async function startupMemory(options = {}) {
       }
       for (const entry of entries) {
         for (const certificates of o.certificates) {
-          for (const flags of o.nodeFlags) {
+          for (const [flags, cacheMode] of o.nodeFlags.flatMap((f) => o.compileCache.map((c) => [f, c]))) {
             const nodeFlags = flags.split(/\s+/).filter(Boolean);
+            const compileCache =
+              cacheMode === 'image' ? await imageCompileCache(dir, entry, nodeFlags) : undefined;
             const runs = [];
             for (let r = 0; r < o.runs; r++) {
               const run = {
                 entry,
                 nodeFlags,
+                compileCache,
                 certificates,
                 context: cluster.context,
                 tls,
@@ -418,6 +443,7 @@ export async function startupMemory(options = {}) {
               entry,
               certificates,
               nodeFlags: flags,
+              compileCache: cacheMode,
               serviceAccounts: count,
               ...summarize(runs),
               runs,
@@ -443,7 +469,7 @@ export function formatTable(result) {
         `created ServiceAccounts ${c.from}..${c.to} in ${c.seconds.toFixed(1)} s (${c.perSecond.toFixed(0)}/s)`,
     ),
     ...(result.skippedEntries.length ? [`skipped (not built): ${result.skippedEntries.join(', ')}`] : []),
-    'entry   certs    SAs     node flags                    first ms  readyz ms  synced ms  cpu ms  start peak  idle RSS  (anon  file)  heap used  heap total  external  load peak  load req/s',
+    'entry   certs    SAs     cache  node flags                    first ms  readyz ms  synced ms  cpu ms  start peak  idle RSS  (anon  file)  heap used  heap total  external  load peak  load req/s',
   ];
   for (const s of result.scenarios) {
     lines.push(
@@ -451,6 +477,7 @@ export function formatTable(result) {
         s.entry.padEnd(7),
         s.certificates.padEnd(8),
         String(s.serviceAccounts).padEnd(7),
+        s.compileCache.padEnd(6),
         (s.nodeFlags || '-').padEnd(29),
         fmt(s.firstAnswerMs).padStart(8),
         fmt(s.readyzMs).padStart(10),
@@ -468,7 +495,8 @@ export function formatTable(result) {
     );
   }
   lines.push(
-    '(MiB; first = spawn to first mutated /mutate answer; cpu = CPU time used until both; heap used after a full GC)',
+    '(MiB; first = spawn to first mutated /mutate answer; cpu = CPU time used until both; heap used after a full GC;',
+    ' cache = image: from the compile cache the image ships, none: without one)',
   );
   return lines.join('\n');
 }
@@ -493,6 +521,9 @@ function parseArgs(argv) {
       case '--node-flags':
         options.nodeFlags = value.split(';');
         break;
+      case '--compile-cache':
+        options.compileCache = list();
+        break;
       case '--runs':
         options.runs = Number(value);
         break;
@@ -513,6 +544,9 @@ function parseArgs(argv) {
     if (!(entry in ENTRIES) && !entry.includes('=')) {
       throw new Error(`--entries: ${entry} is not one of ${Object.keys(ENTRIES).join(', ')} or NAME=PATH`);
     }
+  }
+  for (const mode of options.compileCache ?? []) {
+    if (mode !== 'none' && mode !== 'image') throw new Error(`--compile-cache: ${mode} is not none or image`);
   }
   for (const mode of options.certificates ?? []) {
     if (mode !== 'files' && mode !== 'builtin')
