@@ -11,8 +11,9 @@
 // bundle`), or NAME=PATH for another build (e.g. an earlier commit's). Each --node-flags variant
 // (';'-separated, '' = none) is its own row, and so is each --compile-cache: `image` starts as the
 // image does (Dockerfile), from V8's compile cache made by one `--version` run with the row's Node
-// flags and read-only at run time (each start gets a fresh copy of it); `none` without. Every row is the median of --runs starts. The server is pinned with taskset to --cpu. Importable: bench/run.mjs
-// calls `startupMemory(options)`, which returns a plain JSON result.
+// flags and read-only at run time (each start gets a fresh copy of it); `none` without. Every row
+// is the median of --runs starts. The server is pinned with taskset to --cpu. Importable:
+// bench/run.mjs calls `startupMemory(options)`, which returns a plain JSON result.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';

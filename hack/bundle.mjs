@@ -57,9 +57,10 @@ const inlineVersion = {
 
 /**
  * Imports replaced in the bundle, each by its importer (a regular expression on its path) and the
- * path it imports, with `contents` or a module `file` of this project. What `serve` loads of @kubernetes/client-node is KubeConfig (src/cluster.ts),
- * for its authentication; its generated API (every model and API class, ~1 MB minified, ~50 MB of
- * memory and most of a second to load) only the doctor command uses:
+ * path it imports, with `contents` or a module `file` of this project. What `serve` loads of
+ * @kubernetes/client-node is KubeConfig (src/cluster.ts), for its authentication; its generated
+ * API (every model and API class, ~1 MB minified, ~50 MB of memory and most of a second to load)
+ * only the doctor command uses:
  * - config.js's `./gen/index.js`: only the two names KubeConfig uses (for makeApiClient), so the
  *   generated API lands in the chunks that import the package index (doctor), not in serve's. The
  *   module with those names is src/cli/client-node-gen.ts, which dist/ gets through a resolve hook
