@@ -20,27 +20,26 @@ type ConnectionListener = (socket: Socket) => void;
  */
 export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) => void): () => void {
   const tlsListeners = server.listeners('connection') as ConnectionListener[];
-  const waiting = new Set<Socket>();
-  // The TLS socket that wraps a connection is not handed out before its handshake ends; the peer's
-  // address and port, the same on both and unique among open connections, tell which one it was.
-  const handshaking = new Map<string, Socket>();
-  server.on('secureConnection', (secure: Socket) => handshaking.delete(peerOf(secure)));
+  // Connections from their first byte to the end of their TLS handshake, by the peer's address and
+  // port: the TLS socket that wraps one is not handed out before its handshake ends, and the address
+  // and port, the same on both and unique among open connections, tell which one it was.
+  const notYetHttp = new Map<string, Socket>();
+  server.on('secureConnection', (secure: Socket) => notYetHttp.delete(peerOf(secure)));
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     const dropped = (): void => void socket.destroy();
     const peer = peerOf(socket);
-    waiting.add(socket);
+    notYetHttp.set(peer, socket);
     socket.once('close', () => {
-      waiting.delete(socket);
-      if (handshaking.get(peer) === socket) handshaking.delete(peer);
+      if (notYetHttp.get(peer) === socket) notYetHttp.delete(peer);
     });
     socket.on('error', dropped);
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, dropped);
     socket.once('readable', () => {
-      waiting.delete(socket);
       const chunk = socket.read() as Buffer | null;
       if (chunk === null) return dropped();
       if (isPlainHttp(chunk[0]!)) {
+        notYetHttp.delete(peer);
         onRefused(socket);
         socket.end(ANSWER);
         return;
@@ -49,12 +48,11 @@ export function refusePlainHttp(server: TlsServer, onRefused: (socket: Socket) =
       socket.setTimeout(0);
       // TLS reads what the socket has buffered before it takes over the connection.
       socket.unshift(chunk);
-      handshaking.set(peer, socket);
       for (const listener of tlsListeners) listener.call(server, socket);
     });
   });
   return () => {
-    for (const socket of [...waiting, ...handshaking.values()]) socket.destroy();
+    for (const socket of notYetHttp.values()) socket.destroy();
   };
 }
 
