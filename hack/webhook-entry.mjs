@@ -6,8 +6,8 @@
 // ENTRYPOINT's young-generation limit, the one that saves most at 100,000 ServiceAccounts (see the
 // Dockerfile); /webhook goes without --no-concurrent-recompilation (its peak under load is ~17 MiB
 // higher). The ENTRYPOINT's --disable-warning silences a warning only `doctor` can cause, which
-// /webhook (always `serve`) does not run. `import()`
-// resolves against the script's own path: /webhook loads /app/cli.mjs.
+// /webhook (always `serve`) does not run. `import()` resolves against the script's own path:
+// /webhook loads /app/cli.mjs.
 export const WEBHOOK_SCRIPT = [
   '#!/nodejs/bin/node --max-semi-space-size=2',
   "// The Go webhook's entry point: `/webhook --flags...` is `serve --flags...` (hack/webhook-entry.mjs).",
