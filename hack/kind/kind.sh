@@ -29,6 +29,8 @@ CONTEXT="kind-$KIND_CLUSTER_NAME"
 DEMO="$here/manifests/demo.yaml"
 DEMO_NAMESPACE=irsa-demo
 DEMO_POD=app
+# Only the demo's Pod carries this label: the rest of demo.yaml is applied first, the Pod after.
+DEMO_POD_LABEL=app.kubernetes.io/name=irsa-demo
 
 # `command`: with KUBECTL=kubectl, the function would otherwise call itself.
 kubectl() { command "$KUBECTL" --context "$CONTEXT" "$@"; }
@@ -101,11 +103,32 @@ await_demo_pod() {
   die "the demo Pod $DEMO_NAMESPACE/$DEMO_POD did not finish within $1 s (phase: ${phase:-none})"
 }
 
+# Waits until kube-apiserver reaches the webhook, at most $1 seconds. It calls the Service's
+# ClusterIP, and kube-proxy's rules follow the Pods' readiness (helm's --wait) by a second or more;
+# until then the call fails and failurePolicy Ignore admits the Pod unmutated. Dry-run creates of
+# the demo Pod until one comes back with the role.
+await_webhook_routed() {
+  local deadline=$((SECONDS + $1)) start=$SECONDS role='' error=''
+  while ((SECONDS < deadline)); do
+    if role="$(kubectl create --dry-run=server -f "$DEMO" -l "$DEMO_POD_LABEL" -o \
+      jsonpath='{.spec.containers[0].env[?(@.name=="AWS_ROLE_ARN")].value}' 2>"$STATE/dry-run.err")"; then
+      [[ -n "$role" ]] && { log "kube-apiserver reaches the webhook ($((SECONDS - start)) s)"; return 0; }
+    else
+      error="$(tail -n 1 "$STATE/dry-run.err")"
+    fi
+    sleep 0.5
+  done
+  die "kube-apiserver did not reach the webhook within $1 s: a dry-run create of the demo Pod came back" \
+    "unmutated${error:+ (last error: $error)} (kubectl -n $NAMESPACE get pods,endpointslices)"
+}
+
 run_demo() {
   [[ -r "$DEMO" ]] || die "the demo manifest $DEMO is missing"
   log "running the demo: $DEMO"
   # A Pod is immutable and this one runs once: start it afresh on every `up`.
   kubectl delete pod -n "$DEMO_NAMESPACE" "$DEMO_POD" --ignore-not-found --wait >&2
+  kubectl apply -f "$DEMO" -l "${DEMO_POD_LABEL/=/!=}" >&2 || die "kubectl apply -f $DEMO (all but the Pod) failed"
+  await_webhook_routed 60
   kubectl apply -f "$DEMO" >&2 || die "kubectl apply -f $DEMO failed"
   await_demo_pod 180
   local report
