@@ -19,6 +19,7 @@ import {
   roleArn,
   tokenReport,
   waitForPodEnd,
+  waitUntilRouted,
   type Workspace,
 } from './harness/workloads.js';
 import { allContainers, envValue } from '../e2e/harness/inspect.js';
@@ -40,6 +41,8 @@ let release: Release;
 
 beforeAll(async () => {
   release = await installRelease('irsa');
+  // Every namespace of the release is reached the same way: one routed workspace covers them all.
+  await waitUntilRouted(await createWorkspace(release, 'routed'));
 });
 
 async function waitForDeployment(namespace: string, name: string, replicas: number): Promise<V1Pod[]> {
