@@ -1,8 +1,8 @@
 // etcd + kube-apiserver as child processes of vitest's main process (global-setup owns them).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { httpsRequest } from './https.js';
-import { freePort, ManagedProcess } from './processes.js';
+import { freePort, freePorts, ManagedProcess } from './processes.js';
 import { waitFor } from '../../support/wait.js';
 import type { CertificateFiles } from './context.js';
 
@@ -47,16 +47,25 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    await this.startEtcd();
-    this.apiServerPort = await freePort();
-    await this.startApiServer();
+    await retryOnPortTaken(
+      () => this.startEtcd(),
+      () => this.etcd,
+    );
+    await retryOnPortTaken(
+      async () => {
+        this.apiServerPort = await freePort();
+        await this.startApiServer();
+      },
+      () => this.apiServer,
+    );
   }
 
+  /** A new etcd, with an empty data directory. */
   async startEtcd(): Promise<void> {
-    this.etcdClientPort = await freePort();
-    this.etcdPeerPort = await freePort();
+    [this.etcdClientPort, this.etcdPeerPort] = (await freePorts(2)) as [number, number];
     const peer = `http://127.0.0.1:${this.etcdPeerPort}`;
     const dataDir = join(this.options.runDir, 'etcd-data');
+    await rm(dataDir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const etcd = await ManagedProcess.start({
       name: 'etcd',
@@ -151,5 +160,28 @@ export class ControlPlane {
   async stop(): Promise<void> {
     await this.apiServer?.stop(20_000);
     await this.etcd?.stop(10_000);
+  }
+}
+
+/**
+ * A free port is found by binding port 0 and releasing it, so another process can take it before
+ * the child binds it: a start that dies of that is tried again, on new ports, twice at most.
+ */
+async function retryOnPortTaken(
+  start: () => Promise<void>,
+  child: () => ManagedProcess | undefined,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      const died = child();
+      const portTaken = died?.exitReason() !== undefined && died.tail(5).includes('address already in use');
+      if (!portTaken || attempt === 3) throw error;
+      console.error(
+        `[e2e] ${died.exitReason()}: a port was taken before it bound it; starting again on new ports`,
+      );
+    }
   }
 }

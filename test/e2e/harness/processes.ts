@@ -11,23 +11,35 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
-/** Asks the kernel for a free loopback port (bind to port 0, read it, release it). */
+/**
+ * Asks the kernel for `count` free loopback ports: binds that many to port 0, reads them, releases
+ * them. All are held until all are read, so they differ (one at a time, the kernel may hand the
+ * same released port out twice).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(servers.map(listenOnAnyPort));
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
 export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
+}
+
+function listenOnAnyPort(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('could not read the bound port'));
-        return;
-      }
-      server.close(() => resolve(address.port));
+      if (address === null || typeof address === 'string') reject(new Error('could not read the bound port'));
+      else resolve(address.port);
     });
   });
 }
