@@ -11,6 +11,7 @@ import { cli, ok } from './harness/commands.js';
 import { buildSdkClientImage } from './harness/images.js';
 import { createNamespace, installRelease, type Release } from './harness/releases.js';
 import {
+  awaitReachableInCluster,
   checkTokenPodSpec,
   createCheckTokenConfigMap,
   createServiceAccount,
@@ -227,6 +228,12 @@ describe('the AWS SDK in a Pod, against the local sts in the cluster', () => {
       },
     });
     await runDeployment(stsNamespace, 'sts', 1, stsSpec);
+    await awaitReachableInCluster(
+      stsNamespace,
+      new URL(stsUrl).hostname,
+      4566,
+      stsSpec.containers[0]!.image!,
+    );
   });
 
   /** Runs the SDK client image as `reader` in `workspace`, with no environment of its own. */

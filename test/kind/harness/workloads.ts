@@ -111,6 +111,62 @@ export async function waitForPodEnd(namespace: string, name: string): Promise<'S
   );
 }
 
+// Connects to HOST:PORT every 250 ms until it accepts, for at most 60 s; exits 0 once it does.
+const AWAIT_TCP_SCRIPT = `
+const { connect } = require('node:net');
+const [host, port] = [process.env.HOST, Number(process.env.PORT)];
+const deadline = Date.now() + 60_000;
+(function attempt() {
+  const socket = connect(port, host);
+  socket.once('connect', () => { socket.end(); console.log('reached ' + host + ':' + port); });
+  socket.once('error', (error) => {
+    socket.destroy();
+    if (Date.now() < deadline) setTimeout(attempt, 250);
+    else { console.log('never reached ' + host + ':' + port + ': ' + error.message); process.exitCode = 1; }
+  });
+})();
+`;
+
+/**
+ * Waits until `host:port` accepts connections from inside the cluster. A Service's ClusterIP
+ * follows its Pods' readiness by kube-proxy's next sync (a second or more), and a client Pod
+ * started in between is refused. A Pod of `image` (which has Node.js) tries until it connects.
+ */
+export async function awaitReachableInCluster(
+  namespace: string,
+  host: string,
+  port: number,
+  image: string,
+): Promise<void> {
+  const name = `await-${uniqueSuffix()}`;
+  await kind().core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: {
+        restartPolicy: 'Never',
+        securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 },
+        containers: [
+          {
+            name: 'await',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['/nodejs/bin/node', '-e', AWAIT_TCP_SCRIPT],
+            env: [
+              { name: 'HOST', value: host },
+              { name: 'PORT', value: String(port) },
+            ],
+          },
+        ],
+      },
+    },
+  });
+  const phase = await waitForPodEnd(namespace, name);
+  const log = await kind().core.readNamespacedPodLog({ namespace, name });
+  if (phase !== 'Succeeded')
+    throw new Error(`${host}:${port} is not reachable in the cluster: ${log.trim()}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Namespaces a release selects
 
