@@ -16,6 +16,7 @@ import {
   createCheckTokenConfigMap,
   createServiceAccount,
   createWorkspace,
+  NON_ROOT,
   ROLE_ARN_KEY,
   roleArn,
   tokenReport,
@@ -37,7 +38,6 @@ import {
 
 const { core, apps } = useKind();
 const annotation = (name: string): string => `${DEFAULT_ANNOTATION_PREFIX}/${name}`;
-const NON_ROOT = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 };
 let release: Release;
 
 beforeAll(async () => {

@@ -16,6 +16,8 @@ export const ROLE_ARN_KEY = `${DEFAULT_ANNOTATION_PREFIX}/${ANNOTATION.roleArn}`
 /** Parked Pods ask for this node label, which no node has. */
 export const NOWHERE = { 'kind.pod-identity-webhook.test/nowhere': 'true' };
 export const PARKED_LABEL = 'kind.pod-identity-webhook.test/parked';
+/** The webhook image's user (distroless nonroot), numeric so that the kubelet can enforce it. */
+export const NON_ROOT = { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 };
 /** An image every kind node has (kubelet's sandbox image); parked Pods never pull it anyway. */
 const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
 
@@ -145,7 +147,7 @@ export async function awaitReachableInCluster(
       metadata: { name },
       spec: {
         restartPolicy: 'Never',
-        securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 },
+        securityContext: NON_ROOT,
         containers: [
           {
             name: 'await',
